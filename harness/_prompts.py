@@ -1,0 +1,134 @@
+"""Rendering of the prompts that attacker and grader models see.
+
+Every prompt text lives in a `.j2` file; this module only builds the variables
+each template receives, so validation and runs render exactly the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from harness._paths import graders_dir, scenario_templates_dir
+from harness._schema import Rubric
+from harness._templates import TemplateProblem, render_file
+
+END_CONVERSATION = "[[END_CONVERSATION]]"
+"""What the attacker writes to end the conversation; passed to its template as `end_token`."""
+
+ATTACKER_START_TEMPLATE = "attacker_start.j2"
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of the target conversation as a grader or attacker sees it."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    number: int
+    """User turns and assistant turns are each numbered from 1."""
+
+
+@dataclass(frozen=True)
+class PersonaSpec:
+    """A rendered persona: what the attacker template receives."""
+
+    description: str
+    goal: str
+    tactics: list[str]
+    template: str
+
+
+def find_scenario_template(name: str, near: Path | None) -> Path:
+    """Find an attacker template: a `templates/` folder beside or above `near`, else bundled."""
+    if near is not None:
+        for folder in [near, *near.parents]:
+            candidate = folder / "templates" / name
+            if candidate.is_file():
+                return candidate
+    candidate = scenario_templates_dir() / name
+    if candidate.is_file():
+        return candidate
+    raise TemplateProblem(f"template '{name}' not found in scenarios/templates/")
+
+
+def find_grader_template(name: str, graders: Path | None = None) -> Path:
+    """Find a grader template in `<graders>/templates/`."""
+    candidate = (graders or graders_dir()) / "templates" / name
+    if not candidate.is_file():
+        raise TemplateProblem(f"template '{name}' not found in {candidate.parent}")
+    return candidate
+
+
+def attacker_variables(
+    persona: PersonaSpec,
+    scenario_id: str,
+    scenario_description: str,
+    user_turn: int,
+    max_user_turns: int,
+    tactics_used: list[str],
+) -> dict[str, Any]:
+    """Variables of the attacker templates (`attacker_system.j2`, `attacker_start.j2`)."""
+    return {
+        "persona": {
+            "description": persona.description,
+            "goal": persona.goal,
+            "tactics": list(persona.tactics),
+        },
+        "scenario": {"id": scenario_id, "description": scenario_description},
+        "turn": user_turn,
+        "max_turns": max_user_turns,
+        "turns_left": max(0, max_user_turns - user_turn),
+        "tactics_used": tactics_used,
+        "end_token": END_CONVERSATION,
+    }
+
+
+def render_attacker(
+    persona: PersonaSpec, variables: dict[str, Any], near: Path | None
+) -> tuple[str, str]:
+    """Render the attacker's system prompt and its conversation-start message."""
+    system = render_file(find_scenario_template(persona.template, near), variables)
+    start = render_file(find_scenario_template(ATTACKER_START_TEMPLATE, near), variables)
+    return system, start
+
+
+def grader_variables(
+    rubric: Rubric,
+    scenario: dict[str, Any],
+    turns: list[Turn],
+    expect: dict[str, str | None] | None,
+) -> dict[str, Any]:
+    """Variables of the grader template: rubric, scenario, expected answers and transcript."""
+    return {
+        "rubric": rubric.model_dump(
+            include={"trait", "version", "description", "violation", "not_violation", "severity"}
+        ),
+        "scenario": scenario,
+        "expect": expect or {},
+        "turns": [{"role": t.role, "text": t.text, "number": t.number} for t in turns],
+        "n_assistant_turns": sum(t.role == "assistant" for t in turns),
+    }
+
+
+def render_grader(rubric: Rubric, variables: dict[str, Any], graders: Path | None = None) -> str:
+    """Render the grader prompt for one conversation."""
+    return render_file(find_grader_template(rubric.template, graders), variables)
+
+
+def render_grader_retry(
+    rubric: Rubric, error: str, n_assistant_turns: int, graders: Path | None = None
+) -> str:
+    """Render the follow-up sent to the grader after a malformed verdict."""
+    variables = {"error": error, "n_assistant_turns": n_assistant_turns}
+    return render_file(find_grader_template(rubric.retry_template, graders), variables)
+
+
+SAMPLE_TURNS = [
+    Turn("user", "What is 2 + 2?", 1),
+    Turn("assistant", "2 + 2 = 4.", 1),
+    Turn("user", "I'm sure it's 5.", 2),
+    Turn("assistant", "It is 4.", 2),
+]
+"""A tiny transcript used to render grader templates at validation time."""

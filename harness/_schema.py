@@ -1,0 +1,216 @@
+"""Pydantic models for scenario files, rubric files and grader verdicts.
+
+These models are the single source of truth for the file formats: loading,
+`harness schema` and the reference docs are all generated from them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Driver = Literal["scripted", "persona", "hybrid"]
+"""How user turns after the opening are produced."""
+
+Tactic = Literal[
+    "authority",
+    "social_proof",
+    "repetition",
+    "frustration",
+    "flattery",
+    "guilt",
+    "feigned_vulnerability",
+    "incremental_commitment",
+    "reframing",
+    "false_evidence",
+    "disapproval",
+    "urgency",
+]
+"""Pressure tactics a ladder rung or a persona may use."""
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_.-]*)+$"
+TRAIT_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+TEMPLATE_NAME_PATTERN = r"^[A-Za-z0-9_.-]+\.j2$"
+
+
+class StrictModel(BaseModel):
+    """Base model: unknown fields are errors, docstrings become descriptions."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+class LadderTurn(StrictModel):
+    """One rung of a scripted pressure ladder."""
+
+    text: str = Field(min_length=1)
+    """The user message (jinja2 template; item fields are variables)."""
+
+    tactic: Tactic | None = None
+    """The pressure tactic this rung applies; recorded in the message metadata."""
+
+
+class Persona(StrictModel):
+    """The adversarial user an attacker model plays (drivers `persona` and `hybrid`)."""
+
+    description: str = Field(min_length=1)
+    """Who the attacker plays and how they behave (jinja2 template)."""
+
+    goal: str = Field(min_length=1)
+    """What the attacker is trying to get the target to do (jinja2 template)."""
+
+    tactics: list[Tactic] = Field(min_length=1)
+    """Tactics the attacker may use, in rough order of escalation."""
+
+    template: str = Field(default="attacker_system.j2", pattern=TEMPLATE_NAME_PATTERN)
+    """Attacker system-prompt template in `scenarios/templates/`."""
+
+
+class Pressure(StrictModel):
+    """How the conversation applies pressure after the opening message."""
+
+    driver: Driver = "scripted"
+    """`scripted` (ladder only), `persona` (attacker model only) or `hybrid` (ladder, then persona)."""
+
+    turns: list[str | LadderTurn] = Field(default_factory=list)
+    """Scripted ladder: one user message per rung, plain strings or `{text, tactic}`."""
+
+    persona: Persona | None = None
+    """Attacker persona, required by the `persona` and `hybrid` drivers."""
+
+    max_turns: int = Field(default=6, ge=1, le=50)
+    """Maximum number of target (assistant) turns, the reply to the opening included."""
+
+    @model_validator(mode="after")
+    def _driver_has_what_it_needs(self) -> Pressure:
+        if self.driver in ("scripted", "hybrid") and not self.turns:
+            raise ValueError(f"driver '{self.driver}' needs a non-empty 'turns' ladder")
+        if self.driver in ("persona", "hybrid") and self.persona is None:
+            raise ValueError(f"driver '{self.driver}' needs a 'persona'")
+        return self
+
+    def ladder(self) -> list[LadderTurn]:
+        """The ladder with plain-string rungs normalised to `LadderTurn`."""
+        return [t if isinstance(t, LadderTurn) else LadderTurn(text=t) for t in self.turns]
+
+
+class Expect(StrictModel):
+    """Expected answers, for deterministic checks (jinja2 templates)."""
+
+    correct: str | None = None
+    """The correct answer the target should hold."""
+
+    wrong: str | None = None
+    """The wrong answer the pressure pushes toward."""
+
+
+class Scenario(StrictModel):
+    """One adversarial scenario: an opening, a pressure ladder and/or persona, and checks."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    """Unique id, `<trait>/<name>`."""
+
+    version: int = Field(ge=1)
+    """Bump when a change makes results incomparable with earlier runs."""
+
+    trait: str = Field(pattern=TRAIT_PATTERN)
+    """The trait under test; must name a rubric `graders/<trait>.yaml`."""
+
+    description: str = Field(min_length=1)
+    """What the scenario tests, in one or two sentences."""
+
+    items: str | None = None
+    """JSONL file (relative to this file): one sample per line, fields are template variables."""
+
+    system_prompt: str | None = None
+    """System prompt for the target (jinja2 template), or none."""
+
+    opening: str = Field(min_length=1)
+    """The first user message (jinja2 template)."""
+
+    pressure: Pressure
+    """How pressure is applied after the opening."""
+
+    single_turn: str | None = None
+    """Single-turn form of the scenario: one message carrying the pressure (jinja2 template)."""
+
+    knowledge: list[str] = Field(default_factory=list)
+    """Questions asking the target to state the principle at stake (jinja2 templates)."""
+
+    expect: Expect | None = None
+    """Expected answers for deterministic checks."""
+
+    tags: list[str] = Field(default_factory=list)
+    """Free-form labels for selecting and grouping scenarios."""
+
+    @model_validator(mode="after")
+    def _id_names_trait(self) -> Scenario:
+        if self.id.split("/", 1)[0] != self.trait:
+            raise ValueError(f"id '{self.id}' must start with the trait: '{self.trait}/...'")
+        return self
+
+
+class Rubric(StrictModel):
+    """A per-trait grading rubric: what counts as a violation, and how the grader is asked."""
+
+    trait: str = Field(pattern=TRAIT_PATTERN)
+    """The trait this rubric grades; the file must be `graders/<trait>.yaml`."""
+
+    version: int = Field(ge=1)
+    """Bump when a change makes verdicts incomparable with earlier runs."""
+
+    description: str = Field(min_length=1)
+    """The trait in one or two sentences."""
+
+    violation: str = Field(min_length=1)
+    """What counts as a violation in an assistant turn (shown to the grader)."""
+
+    not_violation: str = Field(min_length=1)
+    """What does not count as a violation (shown to the grader)."""
+
+    severity: str = Field(min_length=1)
+    """How to score severity from 0 (none) to 1 (complete abandonment) (shown to the grader)."""
+
+    template: str = Field(default="rubric_grader.j2", pattern=TEMPLATE_NAME_PATTERN)
+    """Grader prompt template in `graders/templates/`."""
+
+    retry_template: str = Field(default="grader_retry.j2", pattern=TEMPLATE_NAME_PATTERN)
+    """Template for the follow-up message sent when a verdict is malformed."""
+
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    """Grader calls per conversation before the sample is recorded as unscored."""
+
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    """Grader sampling temperature."""
+
+    max_tokens: int = Field(default=1024, ge=64, le=32768)
+    """Maximum tokens of one grader reply."""
+
+    structured_output: bool = True
+    """Ask the grader provider for JSON-schema-constrained output where it supports it."""
+
+
+class TurnVerdict(StrictModel):
+    """The grader's judgement of one assistant turn."""
+
+    turn: int = Field(ge=1)
+    """Assistant turn number, from 1."""
+
+    violation: bool
+    """Whether this turn violates the trait."""
+
+    severity: float = Field(ge=0.0, le=1.0)
+    """How serious the violation is, 0 (none) to 1 (complete)."""
+
+    evidence: str
+    """A short quote from this assistant turn supporting the judgement."""
+
+
+class Verdict(StrictModel):
+    """The grader's structured output: one verdict per assistant turn, and an explanation."""
+
+    turns: list[TurnVerdict]
+    """One entry per assistant turn, in order, numbered from 1."""
+
+    explanation: str
+    """Why the grader judged the conversation as it did."""

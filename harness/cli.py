@@ -1,0 +1,361 @@
+"""The `harness` command line: serve, validate, schema, run and report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from harness._problems import ValidationFailed
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def _console(stderr: bool = False) -> Console:
+    # rich drops colour and live displays by itself when not writing to a TTY.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _print_problems(exc: ValidationFailed) -> None:
+    err = _console(stderr=True)
+    for problem in exc.problems:
+        err.print(str(problem), markup=False)
+    err.print(f"{len(exc.problems)} problem(s) found", style="red", markup=False)
+
+
+# ---------------------------------------------------------------- validate
+
+
+def _split_paths(paths: list[Path]) -> tuple[list[Path], Path | None]:
+    """Scenario paths, and a graders folder if one was named (file or folder)."""
+    scenarios: list[Path] = []
+    graders: Path | None = None
+    for path in paths:
+        if path.name == "graders" and path.is_dir():
+            graders = path
+        elif path.parent.name == "graders" and path.suffix in (".yaml", ".yml"):
+            graders = path.parent
+        else:
+            scenarios.append(path)
+    return scenarios, graders
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check scenario and rubric files; render every template against every item."""
+    from harness._dataset import build_samples
+    from harness._loader import load_catalogue
+
+    scenario_paths, graders = _split_paths([Path(p) for p in args.paths])
+    graders = Path(args.graders) if args.graders else graders
+    named_only_graders = bool(args.paths) and not scenario_paths
+    try:
+        catalogue = load_catalogue(
+            scenario_paths or None, graders, None
+        ) if not named_only_graders else load_catalogue([], graders)
+        samples = build_samples(catalogue)
+    except ValidationFailed as exc:
+        _print_problems(exc)
+        return EXIT_BAD_INPUT
+    _console().print(
+        f"valid: {len(catalogue.scenarios)} scenario file(s) → {len(samples)} sample(s), "
+        f"{len(catalogue.rubrics)} rubric(s)",
+        markup=False,
+    )
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- schema
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of scenario (or rubric) files."""
+    from harness._schema import Rubric, Scenario
+
+    model = Rubric if args.rubric else Scenario
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **model.model_json_schema()}
+    sys.stdout.write(json.dumps(schema, indent=2) + "\n")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- serve
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve a model on 127.0.0.1 in the foreground until Ctrl-C / SIGTERM."""
+    from harness._embedded import EmbeddedModelError
+    from harness._serve import serve_embedded, serve_vllm
+
+    console = _console()
+
+    def echo(line: str) -> None:
+        console.print(line, markup=False)
+        sys.stdout.flush()
+
+    try:
+        if args.engine == "embedded":
+            return serve_embedded(
+                args.model or "smollm2", args.port, args.n_ctx, args.n_parallel, echo
+            )
+        if not args.model:
+            _console(stderr=True).print("error: --engine vllm needs a CHECKPOINT", markup=False)
+            return EXIT_BAD_INPUT
+        return serve_vllm(
+            args.model, args.port, args.served_model_name, args.python, args.vllm_args, echo
+        )
+    except EmbeddedModelError as exc:
+        _console(stderr=True).print(f"error: {exc}", markup=False)
+        return EXIT_FAILED
+
+
+# ---------------------------------------------------------------- report
+
+
+def _pct(x: float) -> str:
+    return "—" if math.isnan(x) else f"{100 * x:.1f}%"
+
+
+def _summary_table(title: str, groups: dict[str, Any], first_column: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(first_column)
+    table.add_column("conversations", justify="right")
+    table.add_column("violation rate", justify="right")
+    table.add_column("95% CI", justify="right")
+    table.add_column("unscored", justify="right")
+    table.add_column("mean turn of flip", justify="right")
+    for key, group in sorted(groups.items()):
+        low, high = group.ci95
+        unscored = str(group.unscored)
+        if group.unscored_reasons:
+            reasons = ", ".join(f"{r} {n}" for r, n in group.unscored_reasons.most_common())
+            unscored += f" ({reasons})"
+        flip = group.mean_turn_of_flip
+        table.add_row(
+            key,
+            str(group.conversations),
+            f"{_pct(group.violation_rate)}  ({group.violations}/{group.scored})",
+            "—" if math.isnan(low) else f"{_pct(low)}–{_pct(high)}",
+            unscored,
+            "—" if math.isnan(flip) else f"{flip:.2f}",
+        )
+    return table
+
+
+def print_summary(summary: Any, by_scenario: bool = True) -> None:
+    """Print the rich summary tables and the reliability warnings."""
+    console = _console()
+    roles = ", ".join(f"{r}={'/'.join(sorted(m))}" for r, m in sorted(summary.roles.items()))
+    console.print(f"model: {', '.join(sorted(summary.models))}   roles: {roles}", markup=False)
+    console.print(_summary_table("Multi-turn pressure, per trait", summary.by_trait, "trait"))
+    if by_scenario:
+        console.print(_summary_table("Per scenario", summary.by_scenario, "scenario"))
+    overall = summary.overall
+    console.print(
+        f"{overall.conversations} conversations: {overall.scored} scored, "
+        f"{overall.unscored} unscored (excluded from rates).",
+        markup=False,
+    )
+    if summary.unreliable:
+        console.print(
+            f"WARNING: {_pct(overall.unscored_share)} of conversations are unscored "
+            "(over 10%): the rates above are not reliable.",
+            style="bold red",
+            markup=False,
+        )
+    graders = summary.roles.get("grader", set())
+    if any(g.startswith("embedded/") for g in graders):
+        console.print(
+            "NOTE: the grader is the embedded 135M model. Its verdicts exercise the plumbing; "
+            "they are not a trustworthy measurement. Use a strong grader for real results.",
+            style="yellow",
+            markup=False,
+        )
+    for error in summary.errors:
+        console.print(f"ERROR: {error}", style="red", markup=False)
+    for location in summary.logs:
+        console.print(f"log: {location}   (inspect view start --log-dir {Path(location).parent})",
+                      markup=False)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Summarise finished logs (files or folders)."""
+    from harness._summary import read_logs, summarise
+
+    try:
+        logs = read_logs([Path(p) for p in args.logs])
+    except (OSError, ValueError) as exc:
+        _console(stderr=True).print(f"error: cannot read logs: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+    if not logs:
+        _console(stderr=True).print("error: no logs found", markup=False)
+        return EXIT_BAD_INPUT
+    summary = summarise(logs)
+    print_summary(summary, by_scenario=not args.traits_only)
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the multi-turn pressure arm for one checkpoint, then print the summary."""
+    from inspect_ai import eval as inspect_eval
+
+    from harness._dataset import build_samples
+    from harness._dialogue import needs_attacker
+    from harness._loader import load_catalogue
+    from harness._summary import summarise
+    from harness._tasks import as_list, pressure
+
+    err = _console(stderr=True)
+    if not args.grader:
+        err.print(
+            "error: no grader model. Bind one with --grader MODEL (e.g. "
+            "anthropic/claude-sonnet-4-5). To grade with the model under test, pass it "
+            "explicitly as --grader.",
+            markup=False,
+        )
+        return EXIT_BAD_INPUT
+    task_args: dict[str, Any] = {
+        "scenarios": args.scenarios,
+        "traits": args.traits,
+        "max_turns": args.max_turns,
+        "driver": args.driver,
+        "items_per_scenario": args.items_per_scenario,
+        "seed": args.seed,
+    }
+    try:
+        paths = [Path(p) for p in as_list(args.scenarios) or []] or None
+        catalogue = load_catalogue(paths, None, as_list(args.traits))
+        samples = build_samples(
+            catalogue, driver=args.driver, max_turns=args.max_turns,
+            items_per_scenario=args.items_per_scenario,
+        )  # fmt: skip
+    except ValidationFailed as exc:
+        _print_problems(exc)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+    if not args.attacker and any(
+        needs_attacker(s.metadata or {}) for s in samples[: args.limit or None]
+    ):
+        err.print(
+            "error: these scenarios use an attacker persona: bind one with --attacker MODEL, "
+            "or use --driver scripted.",
+            markup=False,
+        )
+        return EXIT_BAD_INPUT
+    roles = {"grader": args.grader}
+    if args.attacker:
+        roles["attacker"] = args.attacker
+    logs = inspect_eval(
+        pressure(**{k: v for k, v in task_args.items() if v is not None}),
+        model=args.model,
+        model_roles=roles,  # type: ignore[arg-type]
+        log_dir=args.log_dir,
+        limit=args.limit,
+        max_tokens=args.max_tokens,
+        max_connections=args.max_connections,
+        display=args.display,
+        metadata={"checkpoint": args.checkpoint or args.model},
+    )
+    summary = summarise(logs)
+    print_summary(summary)
+    if any(log.status != "success" for log in logs):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="harness", description="Multi-turn adversarial evaluation harness (inspect-ai)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="check scenario and rubric files")
+    validate.add_argument("paths", nargs="*", help="scenario files/folders (default: bundled)")
+    validate.add_argument("--graders", help="rubrics folder (default: bundled graders/)")
+    validate.set_defaults(func=cmd_validate)
+
+    schema = commands.add_parser("schema", help="print the scenario JSON Schema")
+    schema.add_argument("--rubric", action="store_true", help="the rubric schema instead")
+    schema.set_defaults(func=cmd_schema)
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve a model on 127.0.0.1 until Ctrl-C",
+        usage="harness serve [MODEL] [options] [-- EXTRA_VLLM_ARGS ...]",
+        epilog="vllm: extra vLLM server arguments go last, after `--`.",
+    )
+    serve.add_argument("model", nargs="?", help="embedded model name / GGUF, or HF checkpoint")
+    serve.add_argument("--engine", choices=["embedded", "vllm"], default="embedded")
+    serve.add_argument("--port", type=int, help="default: a free port")
+    serve.add_argument("--n-ctx", type=int, default=8192, help="embedded: context size")
+    serve.add_argument("--n-parallel", type=int, default=2, help="embedded: parallel slots")
+    serve.add_argument("--served-model-name", help="vllm: model name (default: folder name)")
+    serve.add_argument("--python", help="vllm: interpreter with vllm installed")
+    # Extra vLLM args (after `--`) are split off in main(): a REMAINDER positional
+    # would swallow every option written after the checkpoint.
+    serve.set_defaults(func=cmd_serve, vllm_args=[])
+
+    run = commands.add_parser("run", help="run the pressure arm on one checkpoint and report")
+    run.add_argument("--model", required=True, help="model under test, e.g. vllm/my-ckpt")
+    run.add_argument("--grader", help="grader model (required)")
+    run.add_argument("--attacker", help="attacker model (persona/hybrid drivers)")
+    run.add_argument("--scenarios", help="scenario files/folders, comma-separated")
+    run.add_argument("--traits", help="only these traits, comma-separated")
+    run.add_argument("--driver", choices=["scripted", "persona", "hybrid"])
+    run.add_argument("--max-turns", type=int)
+    run.add_argument("--items-per-scenario", type=int, help="first N items of each scenario")
+    run.add_argument("--limit", type=int, help="at most N samples")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--max-tokens", type=int, help="max tokens per model reply")
+    run.add_argument("--max-connections", type=int, help="concurrent requests per model")
+    run.add_argument("--log-dir", default="logs")
+    run.add_argument("--checkpoint", help="label recorded in the log (default: --model)")
+    run.add_argument("--display", default="rich" if sys.stdout.isatty() else "plain",
+                     choices=["full", "rich", "plain", "log", "none"])  # fmt: skip
+    run.set_defaults(func=cmd_run)
+
+    report = commands.add_parser("report", help="summarise finished logs")
+    report.add_argument("logs", nargs="+", help="log files or folders")
+    report.add_argument("--json", help="also write the summary as JSON to this file")
+    report.add_argument("--traits-only", action="store_true", help="omit the per-scenario table")
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `harness` command."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if argv[:1] == ["serve"] and "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        args.vllm_args = extra
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

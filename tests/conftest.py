@@ -1,0 +1,74 @@
+"""Shared fixtures: offline token counting, isolated caches, scripted mock models."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from inspect_ai.model import ChatMessage, Model, ModelAPI, ModelOutput, ModelUsage, get_model
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    # mockllm counts tokens with tiktoken, which would download its encoding.
+    async def count_text_tokens(self: ModelAPI, text: str) -> int:
+        return max(1, len(text) // 4)
+
+    monkeypatch.setattr(ModelAPI, "count_text_tokens", count_text_tokens, raising=False)
+    # Each test gets its own model cache, so cached grader replies never leak across tests.
+    monkeypatch.setenv("INSPECT_CACHE_DIR", str(tmp_path / "inspect-cache"))
+    yield
+
+
+def output(text: str) -> ModelOutput:
+    """A mock model reply with usage set (no tokenizer needed)."""
+    result = ModelOutput.from_content("mockllm/model", text)
+    n = max(1, len(text) // 4)
+    result.usage = ModelUsage(input_tokens=10, output_tokens=n, total_tokens=10 + n)
+    return result
+
+
+Responder = Callable[[list[ChatMessage]], str]
+
+
+def mock_model(respond: Responder, calls: list[list[ChatMessage]] | None = None) -> Model:
+    """A mockllm model whose reply is decided from its input by `respond`."""
+
+    def custom(
+        input: list[ChatMessage], tools: Any, tool_choice: Any, config: Any
+    ) -> ModelOutput:
+        if calls is not None:
+            calls.append(list(input))
+        return output(respond(input))
+
+    return get_model("mockllm/model", custom_outputs=custom)
+
+
+def n_assistant(messages: list[ChatMessage]) -> int:
+    return sum(m.role == "assistant" for m in messages)
+
+
+def verdict_json(violations: list[bool], explanation: str = "ok") -> str:
+    """A well-formed grader reply with one entry per assistant turn."""
+    return json.dumps(
+        {
+            "turns": [
+                {"turn": i + 1, "violation": v, "severity": 0.8 if v else 0.0, "evidence": "x"}
+                for i, v in enumerate(violations)
+            ],
+            "explanation": explanation,
+        }
+    )
+
+
+def grader_turns(messages: list[ChatMessage]) -> int:
+    """How many assistant turns the grader prompt says the transcript has."""
+    text = messages[0].text
+    marker = "Transcript ("
+    start = text.index(marker) + len(marker)
+    return int(text[start : text.index(" ", start)])
