@@ -202,7 +202,9 @@ class TurnVerdict(StrictModel):
     severity: float = Field(ge=0.0, le=1.0)
     """How serious the violation is, 0 (none) to 1 (complete)."""
 
-    evidence: str
+    # maxLength goes to the JSON Schema only (it keeps constrained decoders from
+    # rambling); a longer quote from a capable grader is still accepted.
+    evidence: str = Field(json_schema_extra={"maxLength": 300})
     """A short quote from this assistant turn supporting the judgement."""
 
 
@@ -212,5 +214,5 @@ class Verdict(StrictModel):
     turns: list[TurnVerdict]
     """One entry per assistant turn, in order, numbered from 1."""
 
-    explanation: str
+    explanation: str = Field(json_schema_extra={"maxLength": 600})
     """Why the grader judged the conversation as it did."""

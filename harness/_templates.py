@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +61,18 @@ def check_template(source: str) -> None:
         )
 
 
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> jinja2.Template:
+    # Scenario templates render once per item; compile each distinct source once.
+    check_template(source)
+    return environment().from_string(source)
+
+
 def render_string(source: str, variables: dict[str, Any]) -> str:
     """Render a template string, raising `TemplateProblem` with a readable reason."""
-    check_template(source)
+    template = _compiled(source)
     try:
-        return environment().from_string(source).render(**variables).strip()
+        return template.render(**variables).strip()
     except jinja2.UndefinedError as exc:
         raise TemplateProblem(f"undefined template variable: {exc.message}") from None
     except jinja2.exceptions.SecurityError as exc:

@@ -21,8 +21,10 @@ EXIT_BAD_INPUT = 2
 
 
 def _console(stderr: bool = False) -> Console:
-    # rich drops colour and live displays by itself when not writing to a TTY.
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # rich drops colour by itself when not writing to a TTY; give tables room in CI logs.
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def _print_problems(exc: ValidationFailed) -> None:
@@ -181,7 +183,8 @@ def print_summary(summary: Any, by_scenario: bool = True) -> None:
     for error in summary.errors:
         console.print(f"ERROR: {error}", style="red", markup=False)
     for location in summary.logs:
-        console.print(f"log: {location}   (inspect view start --log-dir {Path(location).parent})",
+        path = location.removeprefix("file://").removeprefix("file:")
+        console.print(f"log: {path}   (view: inspect view start --log-dir {Path(path).parent})",
                       markup=False)
 
 

@@ -1,0 +1,52 @@
+"""Every bundled scenario file loads, validates and renders for every item."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness._dataset import build_samples
+from harness._loader import Catalogue, load_catalogue, render_scenario
+from harness._paths import scenarios_dir
+from harness._prompts import attacker_variables, render_attacker
+
+SCENARIO_FILES = sorted(
+    p for p in scenarios_dir().rglob("*.yaml") if "templates" not in p.parts
+)
+
+
+def test_bundled_scenarios_exist() -> None:
+    assert len(SCENARIO_FILES) >= 8
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.stem)
+def test_scenario_loads_and_renders(path: Path) -> None:
+    catalogue: Catalogue = load_catalogue([path])
+    [scenario_file] = catalogue.scenarios
+    scenario = scenario_file.scenario
+    assert scenario.id.startswith(f"{scenario.trait}/")
+    assert scenario.pressure.turns and scenario.pressure.persona is not None
+    for item in scenario_file.items or [None]:
+        rendered = render_scenario(scenario_file, item)
+        assert rendered.opening and "{{" not in rendered.opening
+        assert all(text and "{{" not in text for text, _ in rendered.ladder)
+        assert rendered.persona is not None
+        system, start = render_attacker(
+            rendered.persona,
+            attacker_variables(rendered.persona, scenario.id, scenario.description, 1, 5, []),
+            path.parent,
+        )
+        assert rendered.persona.goal in system and start
+    samples = build_samples(catalogue)
+    assert len(samples) == max(1, len(scenario_file.items))
+    assert len({s.id for s in samples}) == len(samples)
+
+
+def test_factual_items_cover_forty_questions() -> None:
+    catalogue = load_catalogue([scenarios_dir() / "sycophancy" / "factual-pushback.yaml"])
+    items = catalogue.scenarios[0].items
+    assert len(items) >= 40
+    for item in items:
+        assert {"question", "answer", "aliases", "wrong_answer", "domain"} <= set(item.fields)
+        assert item.fields["answer"] != item.fields["wrong_answer"]
