@@ -1,4 +1,4 @@
-"""Expand scenarios × items into inspect samples."""
+"""Expand scenarios and their items into inspect samples."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser
 
-from harness._loader import Catalogue, ScenarioFile, display_path, render_scenario
+from harness._loader import Catalogue, Item, ScenarioFile, display_path, render_scenario
 from harness._schema import Driver
 from harness._templates import sha256
 
@@ -36,7 +36,7 @@ def build_samples(
     items_per_scenario: int | None = None,
     seed: int = 0,
 ) -> list[Sample]:
-    """One sample per scenario × item, with everything the dialogue and grader need.
+    """One sample per scenario and item, with everything the dialogue and grader need.
 
     Args:
         catalogue: Loaded scenarios.
@@ -47,6 +47,7 @@ def build_samples(
 
     Raises:
         ValueError: when an overridden driver does not fit a scenario.
+
     """
     if driver is not None:
         misfits = [m for s in catalogue.scenarios if (m := _check_driver(s, driver))]
@@ -55,8 +56,10 @@ def build_samples(
     samples: list[Sample] = []
     for scenario_file in catalogue.scenarios:
         scenario = scenario_file.scenario
-        items = scenario_file.items[:items_per_scenario] if items_per_scenario else None
-        for item in items if items is not None else (scenario_file.items or [None]):
+        items: list[Item | None] = list(scenario_file.items) or [None]
+        if items_per_scenario:
+            items = items[:items_per_scenario]
+        for item in items:
             rendered = render_scenario(scenario_file, item)
             sample_id = scenario.id if item is None else f"{scenario.id}:{item.id}"
             sample_driver = driver or scenario.pressure.driver

@@ -59,7 +59,9 @@ def locate_model(name: str) -> Path:
     if path.suffix == ".gguf" and path.is_file():
         return path
     known = ", ".join(sorted(EMBEDDED_MODELS))
-    raise EmbeddedModelError(f"unknown embedded model '{name}': use one of {known}, or a .gguf path")
+    raise EmbeddedModelError(
+        f"unknown embedded model '{name}': use one of {known}, or a .gguf path"
+    )
 
 
 def free_port() -> int:
@@ -125,7 +127,9 @@ class EmbeddedServer:
                 return
             time.sleep(0.25)
         self.stop()
-        raise EmbeddedModelError(f"embedded server not ready after {timeout:.0f}s; see {self.log_path}")
+        raise EmbeddedModelError(
+            f"embedded server not ready after {timeout:.0f}s; see {self.log_path}"
+        )
 
     def stop(self) -> None:
         """Terminate the child by pid (SIGTERM, then SIGKILL)."""
@@ -179,7 +183,7 @@ class EmbeddedAPI(OpenAICompatibleAPI):
         model_name: str,
         base_url: str | None = None,
         api_key: str | None = None,
-        config: GenerateConfig = GenerateConfig(),
+        config: GenerateConfig = GenerateConfig(),  # noqa: B008 (inspect's own signature)
         **model_args: Any,
     ) -> None:
         self._server_args = {
@@ -205,9 +209,7 @@ class EmbeddedAPI(OpenAICompatibleAPI):
         async with self._start_lock:
             if not self._needs_server:
                 return
-            server = await asyncio.to_thread(
-                shared_server, self.model_name, **self._server_args
-            )
+            server = await asyncio.to_thread(shared_server, self.model_name, **self._server_args)
             self.base_url = server.base_url
             self.initialize()
             self._needs_server = False
@@ -230,5 +232,3 @@ class EmbeddedAPI(OpenAICompatibleAPI):
 def embedded() -> type[EmbeddedAPI]:
     """Register the `embedded` provider with inspect."""
     return EmbeddedAPI
-
-

@@ -167,6 +167,7 @@ def rubric_grader(graders: str | None = None, cache: bool = True) -> Scorer:
     Args:
         graders: Folder with `<trait>.yaml` rubrics and `templates/` (default: bundled).
         cache: Use inspect's model cache for grader calls, so re-grading is free.
+
     """
     folder = Path(graders) if graders else graders_dir()
     rubrics = RubricSet(folder)
@@ -188,7 +189,7 @@ def rubric_grader(graders: str | None = None, cache: bool = True) -> Scorer:
             folder,
             cache,
         )
-        dialogue = state.store.get(DIALOGUE_STORE_KEY, {})
+        dialogue: dict[str, Any] = state.store.get(DIALOGUE_STORE_KEY, {})
         details["stop_reason"] = dialogue.get("stop_reason")
         return outcome_score(outcome, details)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -111,9 +111,7 @@ def _pydantic_problems(file: str, source: LoadedYaml, exc: ValidationError) -> l
     return problems
 
 
-def _load_model(
-    path: Path, model: type[M], problems: list[Problem]
-) -> tuple[M, LoadedYaml] | None:
+def _load_model(path: Path, model: type[M], problems: list[Problem]) -> tuple[M, LoadedYaml] | None:
     file = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -180,16 +178,19 @@ def load_items(path: Path, problems: list[Problem], where: Problem) -> list[Item
     return items
 
 
+def _rung_loc(scenario: Scenario, index: int) -> Loc:
+    """Where a ladder rung's text is: `turns.N` for a plain string, else `turns.N.text`."""
+    loc: Loc = ("pressure", "turns", index)
+    return loc if isinstance(scenario.pressure.turns[index], str) else (*loc, "text")
+
+
 def _template_fields(scenario: Scenario) -> list[tuple[Loc, str]]:
     """Every template string in a scenario with its field location."""
     fields: list[tuple[Loc, str]] = [(("opening",), scenario.opening)]
     if scenario.system_prompt is not None:
         fields.append((("system_prompt",), scenario.system_prompt))
     for index, rung in enumerate(scenario.pressure.ladder()):
-        loc: Loc = ("pressure", "turns", index)
-        if not isinstance(scenario.pressure.turns[index], str):
-            loc = (*loc, "text")
-        fields.append((loc, rung.text))
+        fields.append((_rung_loc(scenario, index), rung.text))
     persona = scenario.pressure.persona
     if persona is not None:
         fields.append((("pressure", "persona", "description"), persona.description))
@@ -211,6 +212,7 @@ def render_scenario(scenario_file: ScenarioFile, item: Item | None) -> RenderedS
 
     Raises:
         ValidationFailed: with one problem per template that fails.
+
     """
     scenario = scenario_file.scenario
     variables = dict(item.fields) if item is not None else {}
@@ -223,7 +225,9 @@ def render_scenario(scenario_file: ScenarioFile, item: Item | None) -> RenderedS
         except TemplateProblem as exc:
             suffix = ""
             if item is not None and scenario_file.items_path is not None:
-                suffix = f" (item '{item.id}', {display_path(scenario_file.items_path)}:{item.line})"
+                suffix = (
+                    f" (item '{item.id}', {display_path(scenario_file.items_path)}:{item.line})"
+                )
             problems.append(
                 Problem(file, scenario_file.source.line_of(loc), dotted(loc), f"{exc}{suffix}")
             )
@@ -233,12 +237,10 @@ def render_scenario(scenario_file: ScenarioFile, item: Item | None) -> RenderedS
     def get(*loc: str | int) -> str:
         return rendered[tuple(loc)]
 
-    ladder = []
-    for index, rung in enumerate(scenario.pressure.ladder()):
-        loc: Loc = ("pressure", "turns", index)
-        if not isinstance(scenario.pressure.turns[index], str):
-            loc = (*loc, "text")
-        ladder.append((rendered[loc], rung.tactic))
+    ladder: list[tuple[str, str | None]] = [
+        (rendered[_rung_loc(scenario, index)], rung.tactic)
+        for index, rung in enumerate(scenario.pressure.ladder())
+    ]
     persona = None
     if scenario.pressure.persona is not None:
         persona = PersonaSpec(
@@ -340,15 +342,18 @@ def load_rubric_file(path: Path, problems: list[Problem]) -> RubricFile | None:
     before = len(problems)
     if rubric.trait != path.stem:
         problems.append(
-            Problem(file, source.line_of(("trait",)), "trait", f"must match the file name '{path.stem}'")
+            Problem(
+                file, source.line_of(("trait",)), "trait", f"must match the file name '{path.stem}'"
+            )
         )
     variables = grader_variables(
         rubric, {"id": "x/y", "description": "d"}, SAMPLE_TURNS, {"correct": "4", "wrong": "5"}
     )
-    for field_name, render in (
+    renders: list[tuple[str, Callable[[], str]]] = [
         ("template", lambda: render_grader(rubric, variables, path.parent)),
         ("retry_template", lambda: render_grader_retry(rubric, "error", 2, path.parent)),
-    ):
+    ]
+    for field_name, render in renders:
         try:
             render()
         except TemplateProblem as exc:
@@ -379,6 +384,7 @@ def load_catalogue(
 
     Raises:
         ValidationFailed: with all problems, sorted by file and line.
+
     """
     graders = graders or graders_dir()
     problems: list[Problem] = []

@@ -1,4 +1,4 @@
-"""Inspect entry point: importing this module registers the harness's tasks, scorers and providers."""
+"""Inspect entry point: importing this registers the harness's tasks, scorers and providers."""
 
 from harness._embedded import embedded
 from harness._grading import rubric_grader

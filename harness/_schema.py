@@ -70,7 +70,7 @@ class Pressure(StrictModel):
     """How the conversation applies pressure after the opening message."""
 
     driver: Driver = "scripted"
-    """`scripted` (ladder only), `persona` (attacker model only) or `hybrid` (ladder, then persona)."""
+    """`scripted` (ladder only), `persona` (attacker only) or `hybrid` (ladder, then persona)."""
 
     turns: list[str | LadderTurn] = Field(default_factory=list)
     """Scripted ladder: one user message per rung, plain strings or `{text, tactic}`."""

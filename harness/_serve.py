@@ -51,14 +51,17 @@ def _wait_for_signal(is_alive: Callable[[], bool]) -> None:
             signal.signal(signum, handler)
 
 
-def serve_embedded(model: str, port: int | None, n_ctx: int, n_parallel: int, echo: Callable[[str], None]) -> int:
+def serve_embedded(
+    model: str, port: int | None, n_ctx: int, n_parallel: int, echo: Callable[[str], None]
+) -> int:
     """Serve an embedded model until SIGINT/SIGTERM; return an exit code."""
     server = EmbeddedServer(locate_model(model), model, n_ctx=n_ctx, n_parallel=n_parallel)
     server.port = port or free_port()
     server.start()
     echo(f"serving embedded/{model} at {server.base_url}")
     echo(f"  use: EMBEDDED_BASE_URL={server.base_url} inspect eval ... --model embedded/{model}")
-    echo(f"  or:  OPENAI_COMPAT_BASE_URL={server.base_url} ... --model openai-api/openai-compat/{model}")
+    echo(f"  or:  LOCAL_BASE_URL={server.base_url} LOCAL_API_KEY=none inspect eval ...")
+    echo(f"         --model openai-api/local/{model}")
     echo(f"  server log: {server.log_path}   (Ctrl-C to stop)")
     try:
         _wait_for_signal(lambda: server.process is not None and server.process.poll() is None)
@@ -99,7 +102,8 @@ def serve_vllm(
                 return 1
             time.sleep(1.0)
         echo(f"serving vllm/{name} at {base_url}")
-        echo(f"  use: VLLM_BASE_URL={base_url} inspect eval ... --model vllm/{name}   (Ctrl-C to stop)")
+        echo(f"  use: VLLM_BASE_URL={base_url} inspect eval ... --model vllm/{name}")
+        echo("  (Ctrl-C to stop)")
         _wait_for_signal(lambda: process.poll() is None)
     finally:
         _stop_group(process)

@@ -149,7 +149,8 @@ def summarise(logs: list[EvalLog]) -> RunSummary:
         summary.logs.append(log.location)
         summary.models.add(log.eval.model)
         for role, config in (log.eval.model_roles or {}).items():
-            summary.roles.setdefault(role, set()).add(config.model)
+            configs = config if isinstance(config, list) else [config]
+            summary.roles.setdefault(role, set()).update(c.model for c in configs)
         if log.status == "error" and log.error is not None:
             summary.errors.append(f"{log.location}: {log.error.message}")
         for sample in log.samples or []:

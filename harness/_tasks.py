@@ -11,11 +11,11 @@ from inspect_ai.model import get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from harness import __version__
+from harness._dataset import build_dataset
 from harness._dialogue import dialogue
 from harness._grading import rubric_grader
 from harness._loader import Catalogue, display_path, load_catalogue
 from harness._schema import Driver
-from harness._dataset import build_dataset
 
 DRIVERS = ("scripted", "persona", "hybrid")
 
@@ -76,7 +76,7 @@ def pressure(
     seed: int = 0,
     graders: str | None = None,
 ) -> Task:
-    """Multi-turn adversarial pressure: does the target hold its position, and when does it cave?
+    """Multi-turn adversarial pressure: does the target hold its position, and when does it cave.
 
     Args:
         scenarios: Scenario files or folders (default: the bundled `scenarios/`).
@@ -86,6 +86,7 @@ def pressure(
         items_per_scenario: Only the first N items of each scenario (for smoke runs).
         seed: Run seed; every sample derives its own seed from it.
         graders: Folder with rubrics and grader templates (default: the bundled `graders/`).
+
     """
     if driver is not None and driver not in DRIVERS:
         raise ValueError(f"driver must be one of {', '.join(DRIVERS)}, not '{driver}'")

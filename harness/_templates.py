@@ -53,7 +53,9 @@ def check_template(source: str) -> None:
     try:
         ast = environment().parse(source)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateProblem(f"template syntax error (template line {exc.lineno}): {exc.message}")
+        raise TemplateProblem(
+            f"template syntax error (template line {exc.lineno}): {exc.message}"
+        ) from None
     unsafe = _unsafe_names(ast)
     if unsafe:
         raise TemplateProblem(

@@ -51,6 +51,7 @@ def parse_verdict(text: str, n_assistant_turns: int) -> Verdict:
 
     Raises:
         VerdictError: refusal, no JSON, schema mismatch, or turns that do not match.
+
     """
     candidates = _json_candidates(text)
     if not candidates:
@@ -106,8 +107,13 @@ class Outcome:
         """The score value: NaN marks a metric that does not apply (excluded from means)."""
         nan = math.nan
         if self.unscored:
-            return {"violation": nan, "severity": nan, "turn_of_flip": nan, "n_flips": nan,
-                    "unscored": 1}
+            return {
+                "violation": nan,
+                "severity": nan,
+                "turn_of_flip": nan,
+                "n_flips": nan,
+                "unscored": 1,
+            }
         return {
             "violation": int(bool(self.violation)),
             "severity": float(self.severity or 0.0),

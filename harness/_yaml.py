@@ -57,6 +57,7 @@ def load_yaml_mapping(text: str) -> LoadedYaml:
     Raises:
         YamlError: syntax errors, unsafe tags (e.g. `!!python/object`), duplicate
             keys, several documents, or a top level that is not a mapping.
+
     """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)

@@ -60,9 +60,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     graders = Path(args.graders) if args.graders else graders
     named_only_graders = bool(args.paths) and not scenario_paths
     try:
-        catalogue = load_catalogue(
-            scenario_paths or None, graders, None
-        ) if not named_only_graders else load_catalogue([], graders)
+        catalogue = (
+            load_catalogue(scenario_paths or None, graders, None)
+            if not named_only_graders
+            else load_catalogue([], graders)
+        )
         samples = build_samples(catalogue)
     except ValidationFailed as exc:
         _print_problems(exc)
@@ -83,7 +85,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     from harness._schema import Rubric, Scenario
 
     model = Rubric if args.rubric else Scenario
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **model.model_json_schema()}
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **model.model_json_schema(),
+    }
     sys.stdout.write(json.dumps(schema, indent=2) + "\n")
     return EXIT_OK
 
@@ -144,7 +149,7 @@ def _summary_table(title: str, groups: dict[str, Any], first_column: str) -> Tab
             key,
             str(group.conversations),
             f"{_pct(group.violation_rate)}  ({group.violations}/{group.scored})",
-            "—" if math.isnan(low) else f"{_pct(low)}–{_pct(high)}",
+            "—" if math.isnan(low) else f"{_pct(low)} to {_pct(high)}",
             unscored,
             "—" if math.isnan(flip) else f"{flip:.2f}",
         )
@@ -184,8 +189,9 @@ def print_summary(summary: Any, by_scenario: bool = True) -> None:
         console.print(f"ERROR: {error}", style="red", markup=False)
     for location in summary.logs:
         path = location.removeprefix("file://").removeprefix("file:")
-        console.print(f"log: {path}   (view: inspect view start --log-dir {Path(path).parent})",
-                      markup=False)
+        console.print(
+            f"log: {path}   (view: inspect view start --log-dir {Path(path).parent})", markup=False
+        )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -265,7 +271,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logs = inspect_eval(
         pressure(**{k: v for k, v in task_args.items() if v is not None}),
         model=args.model,
-        model_roles=roles,  # type: ignore[arg-type]
+        model_roles=roles,
         log_dir=args.log_dir,
         limit=args.limit,
         max_tokens=args.max_tokens,

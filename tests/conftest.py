@@ -39,9 +39,7 @@ Responder = Callable[[list[ChatMessage]], str]
 def mock_model(respond: Responder, calls: list[list[ChatMessage]] | None = None) -> Model:
     """A mockllm model whose reply is decided from its input by `respond`."""
 
-    def custom(
-        input: list[ChatMessage], tools: Any, tool_choice: Any, config: Any
-    ) -> ModelOutput:
+    def custom(input: list[ChatMessage], tools: Any, tool_choice: Any, config: Any) -> ModelOutput:
         if calls is not None:
             calls.append(list(input))
         return output(respond(input))

@@ -27,13 +27,21 @@ def test_validate_reports_every_problem_without_traceback(
     source = (REPO / "scenarios/sycophancy/flattery.yaml").read_text()
     (folder / "a.yaml").write_text(source.replace("version: 1", "version: one"))
     (folder / "b.yaml").write_text("id: [broken\n")
-    (folder / "c.yaml").write_text(source.replace("sycophancy/flattery", "sycophancy/c").replace(
-        "{{ wrong_answer }}", "{{ wrong_answr }}", 1))
+    (folder / "c.yaml").write_text(
+        source.replace("sycophancy/flattery", "sycophancy/c").replace(
+            "{{ wrong_answer }}", "{{ wrong_answr }}", 1
+        )
+    )
     assert main(["validate", str(folder)]) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
-    assert any(line.endswith("a.yaml:2: version: Input should be a valid integer, unable to parse "
-                             "string as an integer") for line in lines)
+    assert any(
+        line.endswith(
+            "a.yaml:2: version: Input should be a valid integer, unable to parse "
+            "string as an integer"
+        )
+        for line in lines
+    )
     assert any("b.yaml:" in line and "not valid YAML" in line for line in lines)
     assert any("c.yaml:" in line and "'wrong_answr' is undefined" in line for line in lines)
     assert "Traceback" not in err
@@ -72,8 +80,9 @@ def test_run_without_grader_is_refused(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_run_persona_without_attacker_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["run", "--model", "mockllm/model", "--grader", "mockllm/model",
-                 "--driver", "persona"])
+    code = main(
+        ["run", "--model", "mockllm/model", "--grader", "mockllm/model", "--driver", "persona"]
+    )
     assert code == 2
     assert "--attacker" in capsys.readouterr().err
 
@@ -83,8 +92,12 @@ def test_report_summarises_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[s
         return verdict_json([True] * grader_turns(inp)) if "Australia" in inp[0].text else "junk"
 
     eval(
-        pressure(scenarios=str(REPO / "scenarios/sycophancy/factual-pushback.yaml"),
-                 driver="scripted", max_turns=2, items_per_scenario=4),
+        pressure(
+            scenarios=str(REPO / "scenarios/sycophancy/factual-pushback.yaml"),
+            driver="scripted",
+            max_turns=2,
+            items_per_scenario=4,
+        ),
         model=mock_model(lambda inp: f"reply {n_assistant(inp)}"),
         model_roles={"grader": mock_model(grade)},
         log_dir=str(tmp_path / "logs"),
@@ -105,6 +118,8 @@ def test_report_summarises_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert summary["unreliable"] is True
 
 
-def test_report_without_logs_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_without_logs_is_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["report", str(tmp_path)]) == 2
     assert "no logs" in capsys.readouterr().err

@@ -29,8 +29,11 @@ def _listening(port: int) -> bool:
 
 def _servers_of(parent: int) -> list[str]:
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines()
-            if "harness._embedded_server" in line and f"--parent-pid {parent}" in line]
+    return [
+        line
+        for line in out.splitlines()
+        if "harness._embedded_server" in line and f"--parent-pid {parent}" in line
+    ]
 
 
 def test_locate_model_finds_the_wheel_file() -> None:
@@ -76,7 +79,9 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
         [str(BIN / "harness"), "serve", "smollm2", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -84,8 +89,13 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
         assert f"at http://127.0.0.1:{port}/v1" in first, first
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/chat/completions",
-            data=json.dumps({"model": "smollm2", "max_tokens": 8,
-                             "messages": [{"role": "user", "content": "Say hi."}]}).encode(),
+            data=json.dumps(
+                {
+                    "model": "smollm2",
+                    "max_tokens": 8,
+                    "messages": [{"role": "user", "content": "Say hi."}],
+                }
+            ).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=120) as response:

@@ -40,7 +40,9 @@ def run(
 
 
 def echo_target(calls: list[list[ChatMessage]] | None = None) -> Model:
-    return mock_model(lambda inp: f"The answer stays the same (reply {n_assistant(inp) + 1}).", calls)
+    return mock_model(
+        lambda inp: f"The answer stays the same (reply {n_assistant(inp) + 1}).", calls
+    )
 
 
 def holding_grader(calls: list[list[ChatMessage]] | None = None) -> Model:
@@ -54,8 +56,13 @@ def score_of(log: EvalLog, index: int = 0) -> Any:
 
 def test_scripted_ladder_runs_and_records_turn_metadata(tmp_path: Path) -> None:
     target_calls: list[list[ChatMessage]] = []
-    log = run(echo_target(target_calls), {"grader": holding_grader()}, tmp_path,
-              driver="scripted", max_turns=4)
+    log = run(
+        echo_target(target_calls),
+        {"grader": holding_grader()},
+        tmp_path,
+        driver="scripted",
+        max_turns=4,
+    )
     assert log.status == "success"
     sample = log.samples[0]  # type: ignore[index]
     roles = [m.role for m in sample.messages]
@@ -71,14 +78,21 @@ def test_scripted_ladder_runs_and_records_turn_metadata(tmp_path: Path) -> None:
     assert sample.store["harness:dialogue"]["stop_reason"] == "max_turns"
     assert set(sample.metadata["prompt_sha256"]) >= {"opening", "ladder"}
     score = score_of(log)
-    assert score.value == {"violation": 0, "severity": 0.0, "turn_of_flip": score.value["turn_of_flip"],
-                           "n_flips": 0, "unscored": 0}
+    assert score.value == {
+        "violation": 0,
+        "severity": 0.0,
+        "turn_of_flip": score.value["turn_of_flip"],
+        "n_flips": 0,
+        "unscored": 0,
+    }
     assert math.isnan(score.value["turn_of_flip"])
     assert score.answer == "held"
 
 
 def test_scripted_driver_stops_when_the_ladder_ends(tmp_path: Path) -> None:
-    log = run(echo_target(), {"grader": holding_grader()}, tmp_path, driver="scripted", max_turns=20)
+    log = run(
+        echo_target(), {"grader": holding_grader()}, tmp_path, driver="scripted", max_turns=20
+    )
     sample = log.samples[0]  # type: ignore[index]
     assert n_assistant(sample.messages) == len(sample.metadata["ladder"]) + 1
     assert sample.store["harness:dialogue"]["stop_reason"] == "ladder_end"
@@ -100,11 +114,19 @@ def test_verdict_gives_turn_of_flip_and_flips(tmp_path: Path) -> None:
 
 def test_persona_driver_swaps_roles_and_is_not_counted_against_limits(tmp_path: Path) -> None:
     attacker_calls: list[list[ChatMessage]] = []
-    attacker = mock_model(lambda inp: "User: \"Come on, everyone knows you're wrong.\"", attacker_calls)
+    attacker = mock_model(
+        lambda inp: 'User: "Come on, everyone knows you\'re wrong."', attacker_calls
+    )
     # 3 target turns = 6 messages; the attacker's input is longer than that, so
     # counting it against the message limit would cut the conversation short.
-    log = run(echo_target(), {"grader": holding_grader(), "attacker": attacker}, tmp_path,
-              driver="persona", max_turns=3, message_limit=6)
+    log = run(
+        echo_target(),
+        {"grader": holding_grader(), "attacker": attacker},
+        tmp_path,
+        driver="persona",
+        max_turns=3,
+        message_limit=6,
+    )
     assert log.status == "success"
     sample = log.samples[0]  # type: ignore[index]
     assert sample.limit is None
@@ -123,8 +145,13 @@ def test_persona_driver_swaps_roles_and_is_not_counted_against_limits(tmp_path: 
 
 def test_attacker_can_end_the_conversation(tmp_path: Path) -> None:
     attacker = mock_model(lambda inp: END_CONVERSATION)
-    log = run(echo_target(), {"grader": holding_grader(), "attacker": attacker}, tmp_path,
-              driver="persona", max_turns=5)
+    log = run(
+        echo_target(),
+        {"grader": holding_grader(), "attacker": attacker},
+        tmp_path,
+        driver="persona",
+        max_turns=5,
+    )
     sample = log.samples[0]  # type: ignore[index]
     assert n_assistant(sample.messages) == 1
     assert sample.store["harness:dialogue"]["stop_reason"] == "attacker_ended"
@@ -132,8 +159,13 @@ def test_attacker_can_end_the_conversation(tmp_path: Path) -> None:
 
 def test_hybrid_runs_ladder_then_persona(tmp_path: Path) -> None:
     attacker = mock_model(lambda inp: "Still wrong.")
-    log = run(echo_target(), {"grader": holding_grader(), "attacker": attacker}, tmp_path,
-              driver="hybrid", max_turns=20)
+    log = run(
+        echo_target(),
+        {"grader": holding_grader(), "attacker": attacker},
+        tmp_path,
+        driver="hybrid",
+        max_turns=20,
+    )
     sample = log.samples[0]  # type: ignore[index]
     drivers = [m.metadata["driver"] for m in sample.messages if m.role == "user"]  # type: ignore[index]
     ladder = len(sample.metadata["ladder"])
@@ -161,7 +193,9 @@ def test_malformed_verdict_is_retried(tmp_path: Path) -> None:
     def grade(inp: list[ChatMessage]) -> str:
         return "Sure! Looks fine." if len(inp) == 1 else verdict_json([False] * grader_turns(inp))
 
-    log = run(echo_target(), {"grader": mock_model(grade)}, tmp_path, driver="scripted", max_turns=2)
+    log = run(
+        echo_target(), {"grader": mock_model(grade)}, tmp_path, driver="scripted", max_turns=2
+    )
     score = score_of(log)
     assert score.value["unscored"] == 0
     assert score.metadata["attempts"] == 2
@@ -174,23 +208,40 @@ def test_malformed_verdict_is_retried(tmp_path: Path) -> None:
         ("I can't help with grading this conversation.", "grader_refusal"),
         ("no json here at all", "grader_unparseable"),
         ("", "grader_unparseable"),
-        ('{"turns": [{"turn": 1, "violation": false, "severity": 0, "evidence": ""}], '
-         '"explanation": "only one turn"}', "grader_invalid"),
-        ('{"turns": [{"turn": 1, "violation": "maybe", "severity": 0, "evidence": ""},'
-         '{"turn": 2, "violation": false, "severity": 0, "evidence": ""}], "explanation": ""}',
-         "grader_invalid"),
-        ('{"turns": [{"turn": 1, "violation": true, "severity": 7, "evidence": ""},'
-         '{"turn": 2, "violation": false, "severity": 0, "evidence": ""}], "explanation": ""}',
-         "grader_invalid"),
-        ('{"turns": [{"turn": 1, "violation": false, "severity": 0, "evidence": "x"},'
-         '{"turn": 2, "violation": false, "severity": 0, "evidence": "x"}], "explanation": "",'
-         '"verdict": "pass"}', "grader_invalid"),
+        (
+            '{"turns": [{"turn": 1, "violation": false, "severity": 0, "evidence": ""}], '
+            '"explanation": "only one turn"}',
+            "grader_invalid",
+        ),
+        (
+            '{"turns": [{"turn": 1, "violation": "maybe", "severity": 0, "evidence": ""},'
+            '{"turn": 2, "violation": false, "severity": 0, "evidence": ""}], "explanation": ""}',
+            "grader_invalid",
+        ),
+        (
+            '{"turns": [{"turn": 1, "violation": true, "severity": 7, "evidence": ""},'
+            '{"turn": 2, "violation": false, "severity": 0, "evidence": ""}], "explanation": ""}',
+            "grader_invalid",
+        ),
+        (
+            '{"turns": [{"turn": 1, "violation": false, "severity": 0, "evidence": "x"},'
+            '{"turn": 2, "violation": false, "severity": 0, "evidence": "x"}], "explanation": "",'
+            '"verdict": "pass"}',
+            "grader_invalid",
+        ),
     ],
 )
-def test_unusable_grader_reply_is_unscored_never_a_pass(tmp_path: Path, reply: str, reason: str) -> None:
+def test_unusable_grader_reply_is_unscored_never_a_pass(
+    tmp_path: Path, reply: str, reason: str
+) -> None:
     grader_calls: list[list[ChatMessage]] = []
-    log = run(echo_target(), {"grader": mock_model(lambda inp: reply, grader_calls)}, tmp_path,
-              driver="scripted", max_turns=2)
+    log = run(
+        echo_target(),
+        {"grader": mock_model(lambda inp: reply, grader_calls)},
+        tmp_path,
+        driver="scripted",
+        max_turns=2,
+    )
     score = score_of(log)
     assert score.value["unscored"] == 1
     assert math.isnan(score.value["violation"])
@@ -206,7 +257,9 @@ def test_grader_exception_is_unscored(tmp_path: Path) -> None:
     def explode(inp: list[ChatMessage]) -> str:
         raise RuntimeError("grader backend down")
 
-    log = run(echo_target(), {"grader": mock_model(explode)}, tmp_path, driver="scripted", max_turns=2)
+    log = run(
+        echo_target(), {"grader": mock_model(explode)}, tmp_path, driver="scripted", max_turns=2
+    )
     assert log.status == "success"
     score = score_of(log)
     assert score.value["unscored"] == 1
@@ -216,8 +269,13 @@ def test_grader_exception_is_unscored(tmp_path: Path) -> None:
 
 def test_target_that_never_answers_is_unscored_without_grading(tmp_path: Path) -> None:
     grader_calls: list[list[ChatMessage]] = []
-    log = run(mock_model(lambda inp: ""), {"grader": holding_grader(grader_calls)}, tmp_path,
-              driver="scripted", max_turns=2)
+    log = run(
+        mock_model(lambda inp: ""),
+        {"grader": holding_grader(grader_calls)},
+        tmp_path,
+        driver="scripted",
+        max_turns=2,
+    )
     score = score_of(log)
     assert score.metadata["unscored_reason"] == "target_no_answer"
     assert grader_calls == []
@@ -228,8 +286,15 @@ def test_unscored_samples_are_excluded_from_rates(tmp_path: Path) -> None:
         # Items are distinguishable by their question: grade one, fail on the other.
         return verdict_json([True] * grader_turns(inp)) if "Australia" in inp[0].text else "garbage"
 
-    log = run(echo_target(), {"grader": mock_model(grade)}, tmp_path, driver="scripted",
-              max_turns=2, items_per_scenario=None, limit=None)
+    log = run(
+        echo_target(),
+        {"grader": mock_model(grade)},
+        tmp_path,
+        driver="scripted",
+        max_turns=2,
+        items_per_scenario=None,
+        limit=None,
+    )
     assert log.samples is not None
     values = [s.scores["rubric_grader"].value for s in log.samples]
     scored = [v for v in values if v["unscored"] == 0]
@@ -254,14 +319,26 @@ def test_seeds_are_per_sample_and_reach_every_role(tmp_path: Path) -> None:
 
         return get_model("mockllm/model", custom_outputs=fn)
 
-    log = run(recorder("target"), {"grader": holding_grader(), "attacker": recorder("attacker")},
-              tmp_path, driver="persona", max_turns=2, items_per_scenario=2)
+    log = run(
+        recorder("target"),
+        {"grader": holding_grader(), "attacker": recorder("attacker")},
+        tmp_path,
+        driver="persona",
+        max_turns=2,
+        items_per_scenario=2,
+    )
     seeds = [s.metadata["seed"] for s in log.samples]  # type: ignore[union-attr]
     assert len(set(seeds)) == 2
     assert set(seen["target"]) == set(seeds)
     assert all(s is not None for s in seen["attacker"])
-    again = run(echo_target(), {"grader": holding_grader(), "attacker": recorder("attacker")},
-                tmp_path / "again", driver="persona", max_turns=2, items_per_scenario=2)
+    again = run(
+        echo_target(),
+        {"grader": holding_grader(), "attacker": recorder("attacker")},
+        tmp_path / "again",
+        driver="persona",
+        max_turns=2,
+        items_per_scenario=2,
+    )
     assert [s.metadata["seed"] for s in again.samples] == seeds  # type: ignore[union-attr]
 
 

@@ -11,9 +11,7 @@ from harness._loader import Catalogue, load_catalogue, render_scenario
 from harness._paths import scenarios_dir
 from harness._prompts import attacker_variables, render_attacker
 
-SCENARIO_FILES = sorted(
-    p for p in scenarios_dir().rglob("*.yaml") if "templates" not in p.parts
-)
+SCENARIO_FILES = sorted(p for p in scenarios_dir().rglob("*.yaml") if "templates" not in p.parts)
 
 
 def test_bundled_scenarios_exist() -> None:
