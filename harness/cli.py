@@ -81,8 +81,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    """Print the JSON Schema of scenario (or rubric) files."""
+    """Print the JSON Schema of scenario (or rubric) files, or the Markdown reference."""
+    from harness._reference import reference_markdown
     from harness._schema import Rubric, Scenario
+
+    if args.markdown:
+        sys.stdout.write(reference_markdown())
+        return EXIT_OK
 
     model = Rubric if args.rubric else Scenario
     schema = {
@@ -303,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the scenario JSON Schema")
     schema.add_argument("--rubric", action="store_true", help="the rubric schema instead")
+    schema.add_argument("--markdown", action="store_true", help="the Markdown reference docs")
     schema.set_defaults(func=cmd_schema)
 
     serve = commands.add_parser(

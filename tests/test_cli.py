@@ -74,6 +74,15 @@ def test_committed_schema_file_is_current(capsys: pytest.CaptureFixture[str]) ->
     )
 
 
+def test_committed_reference_docs_are_current(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["schema", "--markdown"])
+    generated = capsys.readouterr().out
+    assert "| `max_turns` | integer |" in generated
+    assert (REPO / "docs" / "reference.md").read_text() == generated, (
+        "run: harness schema --markdown > docs/reference.md"
+    )
+
+
 def test_run_without_grader_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--model", "mockllm/model"]) == 2
     assert "no grader model" in capsys.readouterr().err
