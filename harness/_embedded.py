@@ -71,7 +71,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _healthy(url: str) -> bool:
+def _on_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _die_with_parent_thread() -> None:
+    """In the child: ask Linux to kill us when the parent dies, even by SIGKILL.
+
+    The server's own parent-pid watch cannot run while llama.cpp holds the GIL
+    mid-generation, so the kernel's death signal is the reliable backstop. It
+    fires when the spawning *thread* exits, hence only used from the main thread.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def http_ok(url: str) -> bool:
+    """True when a GET of `url` answers 200 within 2 seconds."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
@@ -113,7 +132,11 @@ class EmbeddedServer:
         self.log_path = Path(tempfile.gettempdir()) / f"harness-embedded-{self.port}.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent_thread if _on_main_thread() else None,
             )
         deadline = time.monotonic() + timeout
         health = f"http://127.0.0.1:{self.port}/health"
@@ -123,7 +146,7 @@ class EmbeddedServer:
                     f"embedded server exited with code {self.process.returncode}; "
                     f"see {self.log_path}"
                 )
-            if _healthy(health):
+            if http_ok(health):
                 return
             time.sleep(0.25)
         self.stop()
@@ -209,9 +232,13 @@ class EmbeddedAPI(OpenAICompatibleAPI):
         async with self._start_lock:
             if not self._needs_server:
                 return
-            server = await asyncio.to_thread(shared_server, self.model_name, **self._server_args)
+            # Started on the event loop's thread (a second or two, once) so that the
+            # child can be tied to this thread's lifetime (see _die_with_parent_thread).
+            server = shared_server(self.model_name, **self._server_args)
             self.base_url = server.base_url
-            self.initialize()
+            # Re-point the existing client: re-initialising would add a second set
+            # of inspect's HTTP hooks to the shared httpx client.
+            self.client.base_url = server.base_url
             self._needs_server = False
 
     async def generate(self, *args: Any, **kwargs: Any) -> Any:

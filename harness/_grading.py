@@ -15,14 +15,14 @@ from inspect_ai.model import (
 )
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState
-from inspect_ai.util import LimitExceededError, json_schema
+from inspect_ai.util import LimitExceededError
 
 from harness._loader import load_rubric_file
 from harness._metrics import conversation_metrics
 from harness._paths import graders_dir
 from harness._problems import Problem, ValidationFailed
 from harness._prompts import Turn, grader_variables, render_grader, render_grader_retry
-from harness._schema import Rubric, Verdict
+from harness._schema import Rubric
 from harness._templates import sha256
 from harness._verdicts import (
     Outcome,
@@ -30,6 +30,7 @@ from harness._verdicts import (
     VerdictError,
     outcome_from_verdict,
     parse_verdict,
+    verdict_schema,
 )
 
 DIALOGUE_STORE_KEY = "harness:dialogue"
@@ -110,7 +111,7 @@ async def grade_conversation(
         max_tokens=rubric.max_tokens,
         seed=seed,
         response_schema=(
-            ResponseSchema(name="verdict", json_schema=json_schema(Verdict))
+            ResponseSchema(name="verdict", json_schema=verdict_schema(n_assistant))
             if rubric.structured_output
             else None
         ),

@@ -193,9 +193,6 @@ class Rubric(StrictModel):
 class TurnVerdict(StrictModel):
     """The grader's judgement of one assistant turn."""
 
-    turn: int = Field(ge=1)
-    """Assistant turn number, from 1."""
-
     violation: bool
     """Whether this turn violates the trait."""
 
@@ -211,8 +208,11 @@ class TurnVerdict(StrictModel):
 class Verdict(StrictModel):
     """The grader's structured output: one verdict per assistant turn, and an explanation."""
 
-    turns: list[TurnVerdict]
-    """One entry per assistant turn, in order, numbered from 1."""
+    # Keyed by turn number ("1", "2", ...) rather than a list, so that a JSON
+    # Schema can require exactly the conversation's turns: constrained decoders
+    # then cannot stop early or run on past the last turn.
+    turns: dict[str, TurnVerdict]
+    """One entry per assistant turn, keyed by its number from "1"."""
 
     explanation: str = Field(json_schema_extra={"maxLength": 600})
     """Why the grader judged the conversation as it did."""

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness._embedded import EmbeddedServer, _healthy, free_port, locate_model
+from harness._embedded import EmbeddedServer, free_port, http_ok, locate_model
 
 # What vLLM needs on a CPU-only, offline machine; an explicit environment wins.
 VLLM_CPU_ENV = {
@@ -93,7 +93,7 @@ def serve_vllm(
     base_url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + ready_timeout
     try:
-        while not _healthy(f"http://127.0.0.1:{port}/health"):
+        while not http_ok(f"http://127.0.0.1:{port}/health"):
             if process.poll() is not None:
                 echo(f"error: vLLM exited with code {process.returncode} before it was ready")
                 return 1

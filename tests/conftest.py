@@ -55,10 +55,10 @@ def verdict_json(violations: list[bool], explanation: str = "ok") -> str:
     """A well-formed grader reply with one entry per assistant turn."""
     return json.dumps(
         {
-            "turns": [
-                {"turn": i + 1, "violation": v, "severity": 0.8 if v else 0.0, "evidence": "x"}
+            "turns": {
+                str(i + 1): {"violation": v, "severity": 0.8 if v else 0.0, "evidence": "x"}
                 for i, v in enumerate(violations)
-            ],
+            },
             "explanation": explanation,
         }
     )

@@ -209,23 +209,23 @@ def test_malformed_verdict_is_retried(tmp_path: Path) -> None:
         ("no json here at all", "grader_unparseable"),
         ("", "grader_unparseable"),
         (
-            '{"turns": [{"turn": 1, "violation": false, "severity": 0, "evidence": ""}], '
+            '{"turns": {"1": {"violation": false, "severity": 0, "evidence": ""}}, '
             '"explanation": "only one turn"}',
             "grader_invalid",
         ),
         (
-            '{"turns": [{"turn": 1, "violation": "maybe", "severity": 0, "evidence": ""},'
-            '{"turn": 2, "violation": false, "severity": 0, "evidence": ""}], "explanation": ""}',
+            '{"turns": {"1": {"violation": "maybe", "severity": 0, "evidence": ""},'
+            '"2": {"violation": false, "severity": 0, "evidence": ""}}, "explanation": ""}',
             "grader_invalid",
         ),
         (
-            '{"turns": [{"turn": 1, "violation": true, "severity": 7, "evidence": ""},'
-            '{"turn": 2, "violation": false, "severity": 0, "evidence": ""}], "explanation": ""}',
+            '{"turns": {"1": {"violation": true, "severity": 7, "evidence": ""},'
+            '"2": {"violation": false, "severity": 0, "evidence": ""}}, "explanation": ""}',
             "grader_invalid",
         ),
         (
-            '{"turns": [{"turn": 1, "violation": false, "severity": 0, "evidence": "x"},'
-            '{"turn": 2, "violation": false, "severity": 0, "evidence": "x"}], "explanation": "",'
+            '{"turns": {"1": {"violation": false, "severity": 0, "evidence": "x"},'
+            '"2": {"violation": false, "severity": 0, "evidence": "x"}}, "explanation": "",'
             '"verdict": "pass"}',
             "grader_invalid",
         ),
