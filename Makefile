@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt
 # bundled scenarios (first item of each), graded, summarised; logs in $(LOG_DIR)/.
 demo: setup
 	$(BIN)/harness run --model embedded/smollm2 --attacker embedded/smollm2 \
-		--grader embedded/smollm2 --items-per-scenario 1 --max-tokens 200 --log-dir $(LOG_DIR)
+		--grader embedded/smollm2 --items-per-scenario 1 --max-turns 4 --max-tokens 150 --log-dir $(LOG_DIR)
 
 # The whole test suite, the real-vLLM integration test included (it caches its
 # environment under ~/.cache/harness, so only the first run installs vLLM).
