@@ -58,13 +58,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     scenario_paths, graders = _split_paths([Path(p) for p in args.paths])
     graders = Path(args.graders) if args.graders else graders
-    named_only_graders = bool(args.paths) and not scenario_paths
     try:
-        catalogue = (
-            load_catalogue(scenario_paths or None, graders, None)
-            if not named_only_graders
-            else load_catalogue([], graders)
-        )
+        # With no scenario path (only a graders folder, or nothing), the bundled
+        # scenarios are checked against the rubrics.
+        catalogue = load_catalogue(scenario_paths or None, graders, None)
         samples = build_samples(catalogue)
     except ValidationFailed as exc:
         _print_problems(exc)
