@@ -20,6 +20,7 @@ UnscoredReason = Literal[
     "grader_unparseable",
     "grader_invalid",
     "target_no_answer",
+    "conversation_error",
     "sample_error",
 ]
 """Why a conversation has no verdict. Unscored samples are excluded from rates, and counted."""

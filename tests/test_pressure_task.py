@@ -363,3 +363,29 @@ def test_log_records_what_results_depend_on(tmp_path: Path) -> None:
     assert any(k.endswith("rubric_grader.j2") for k in metadata["files_sha256"])
     score = score_of(log)
     assert len(score.metadata["grader_prompt_sha256"]) == 64
+
+
+def test_conversation_cut_short_by_attacker_error_is_unscored(tmp_path: Path) -> None:
+    from inspect_ai.model import get_model
+
+    from tests.conftest import output
+
+    def failing(inp: Any, tools: Any, tc: Any, config: Any) -> Any:
+        result = output("")
+        result.error = "attacker backend down"
+        return result
+
+    grader_calls: list[list[ChatMessage]] = []
+    attacker = get_model("mockllm/model", custom_outputs=failing)
+    log = run(
+        echo_target(),
+        {"grader": holding_grader(grader_calls), "attacker": attacker},
+        tmp_path,
+        driver="persona",
+        max_turns=4,
+    )
+    score = score_of(log)
+    assert score.value["unscored"] == 1
+    assert score.metadata["unscored_reason"] == "conversation_error"
+    assert "attacker backend down" in score.explanation
+    assert grader_calls == []
