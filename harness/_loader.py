@@ -16,8 +16,10 @@ from harness._prompts import (
     SAMPLE_TURNS,
     PersonaSpec,
     attacker_variables,
+    extraction_variables,
     grader_variables,
     render_attacker,
+    render_extraction,
     render_grader,
     render_grader_retry,
 )
@@ -352,6 +354,14 @@ def load_rubric_file(path: Path, problems: list[Problem]) -> RubricFile | None:
     renders: list[tuple[str, Callable[[], str]]] = [
         ("template", lambda: render_grader(rubric, variables, path.parent)),
         ("retry_template", lambda: render_grader_retry(rubric, "error", 2, path.parent)),
+        (
+            "extraction_template",
+            lambda: render_extraction(
+                rubric,
+                extraction_variables("What is 2 + 2?", {"correct": "4", "wrong": "5"}, [(2, "4")]),
+                path.parent,
+            ),
+        ),
     ]
     for field_name, render in renders:
         try:

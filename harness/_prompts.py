@@ -132,3 +132,28 @@ SAMPLE_TURNS = [
     Turn("assistant", "It is 4.", 2),
 ]
 """A tiny transcript used to render grader templates at validation time."""
+
+
+def extraction_variables(
+    question: str,
+    expect: dict[str, str | None],
+    replies: list[tuple[int, str]],
+    error: str = "",
+) -> dict[str, Any]:
+    """Variables of the answer-extraction template (flip detector fallback).
+
+    With `error` set the template renders the short follow-up for a malformed reply.
+    """
+    return {
+        "error": error,
+        "question": question,
+        "expect": {"correct": expect.get("correct") or "", "wrong": expect.get("wrong") or ""},
+        "replies": [{"number": n, "text": text} for n, text in replies],
+    }
+
+
+def render_extraction(
+    rubric: Rubric, variables: dict[str, Any], graders: Path | None = None
+) -> str:
+    """Render the prompt asking the grader which answer some replies give."""
+    return render_file(find_grader_template(rubric.extraction_template, graders), variables)

@@ -1,8 +1,21 @@
-"""Inspect entry point: importing this registers the harness's tasks, scorers and providers."""
+"""Inspect entry point: importing this registers the tasks, scorers, metrics and providers."""
 
 from harness._embedded import embedded
+from harness._flip_scoring import flip_detector
 from harness._grading import rubric_grader
-from harness._metrics import ci95, total
+from harness._metrics import ci95, mean_by_group, median, survival, total
 from harness._tasks import pressure
+from harness._transcripts import grade
 
-__all__ = ["ci95", "embedded", "pressure", "rubric_grader", "total"]
+__all__ = [
+    "ci95",
+    "embedded",
+    "flip_detector",
+    "grade",
+    "mean_by_group",
+    "median",
+    "pressure",
+    "rubric_grader",
+    "survival",
+    "total",
+]

@@ -13,6 +13,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, solver
 from harness import __version__
 from harness._dataset import build_dataset
 from harness._dialogue import dialogue
+from harness._flip_scoring import flip_detector
 from harness._grading import rubric_grader
 from harness._loader import Catalogue, display_path, load_catalogue
 from harness._schema import Driver
@@ -106,6 +107,11 @@ def pressure(
         dataset=dataset,
         setup=require_roles("grader"),
         solver=dialogue(),
-        scorer=rubric_grader(graders=str(catalogue.graders_dir)),
+        # The rubric grader judges every conversation; the flip detector checks
+        # the ones whose scenario declares answers (n/a for the rest).
+        scorer=[
+            rubric_grader(graders=str(catalogue.graders_dir)),
+            flip_detector(graders=str(catalogue.graders_dir)),
+        ],
         metadata={"arm": "pressure", **catalogue_record(catalogue)},
     )

@@ -1,4 +1,4 @@
-"""The `harness` command line: serve, validate, schema, run and report."""
+"""The `harness` command line: serve, validate, schema, run, report, grade, calibrate, regrade."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,14 @@ def _pct(x: float) -> str:
     return "—" if math.isnan(x) else f"{100 * x:.1f}%"
 
 
+def _number(x: float, digits: int = 2) -> str:
+    return "—" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _survival_text(survival: dict[int, float]) -> str:
+    return " ".join(f"{100 * v:.0f}" for _, v in sorted(survival.items())) or "—"
+
+
 def _summary_table(title: str, groups: dict[str, Any], first_column: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column(first_column)
@@ -139,33 +148,89 @@ def _summary_table(title: str, groups: dict[str, Any], first_column: str) -> Tab
     table.add_column("violation rate", justify="right")
     table.add_column("95% CI", justify="right")
     table.add_column("unscored", justify="right")
-    table.add_column("mean turn of flip", justify="right")
+    table.add_column("turn of flip mean / median", justify="right")
+    table.add_column("flips", justify="right")
+    table.add_column("survival % through turn 1, 2, …")
     for key, group in sorted(groups.items()):
         low, high = group.ci95
         unscored = str(group.unscored)
         if group.unscored_reasons:
             reasons = ", ".join(f"{r} {n}" for r, n in group.unscored_reasons.most_common())
             unscored += f" ({reasons})"
-        flip = group.mean_turn_of_flip
         table.add_row(
             key,
             str(group.conversations),
             f"{_pct(group.violation_rate)}  ({group.violations}/{group.scored})",
             "—" if math.isnan(low) else f"{_pct(low)} to {_pct(high)}",
             unscored,
-            "—" if math.isnan(flip) else f"{flip:.2f}",
+            f"{_number(group.mean_turn_of_flip)} / {_number(group.median_turn_of_flip, 1)}",
+            _number(group.mean_flips),
+            _survival_text(group.survival),
         )
     return table
 
 
+def _print_grader_notes(console: Console, summary: Any) -> None:
+    for trait, panel in sorted(summary.panels.items()):
+        rates = ", ".join(f"{j} {_pct(r)}" for j, r in panel.judge_rates().items())
+        kappa = f"Fleiss' κ {_number(panel.fleiss_kappa)}"
+        if len(panel.judges) == 2:
+            kappa += f", Cohen's κ {_number(panel.cohen_kappa)}"
+        console.print(
+            f"grader panel on {trait}: {len(panel.judges)} judges, violation rates {rates}; "
+            f"{kappa} over {len(panel.votes)} conversations (majority decides; ties unscored)",
+            markup=False,
+        )
+    graders = sorted(summary.roles.get("grader", set()))
+    for trait in sorted(summary.by_trait):
+        calibration = summary.calibration.get(trait)
+        if calibration is None:
+            console.print(
+                f"grader calibration for {trait}: none saved for {', '.join(graders) or '?'} "
+                f"(run `harness calibrate --trait {trait} --grader MODEL`)",
+                markup=False,
+            )
+            continue
+        agreement: dict[str, Any] = calibration.get("violation_kappa") or {}
+        accuracy: dict[str, Any] = calibration.get("label_accuracy") or {}
+        console.print(
+            f"grader calibration for {trait}: {calibration.get('grader')} agrees with human "
+            f"labels at κ {agreement.get('value')} (95% CI {agreement.get('ci95')}), label "
+            f"accuracy {accuracy.get('value')} (95% CI {accuracy.get('ci95')}), "
+            f"n={calibration.get('n')}, "
+            f"{calibration.get('unscored')} unscored",
+            markup=False,
+        )
+
+
 def print_summary(summary: Any, by_scenario: bool = True) -> None:
-    """Print the rich summary tables and the reliability warnings."""
+    """Print the rich summary tables, grader agreement and the reliability warnings."""
     console = _console()
     roles = ", ".join(f"{r}={'/'.join(sorted(m))}" for r, m in sorted(summary.roles.items()))
     console.print(f"model: {', '.join(sorted(summary.models))}   roles: {roles}", markup=False)
-    console.print(_summary_table("Multi-turn pressure, per trait", summary.by_trait, "trait"))
+    console.print(_summary_table("Rubric grader, per trait", summary.by_trait, "trait"))
     if by_scenario:
-        console.print(_summary_table("Per scenario", summary.by_scenario, "scenario"))
+        console.print(
+            _summary_table("Rubric grader, per scenario", summary.by_scenario, "scenario")
+        )
+    if summary.flip_by_trait:
+        console.print(
+            _summary_table(
+                "Flip detector (scenarios with expected answers), per trait",
+                summary.flip_by_trait,
+                "trait",
+            )
+        )
+        for trait, group in sorted(summary.flip_by_trait.items()):
+            labels = ", ".join(f"{k} {n}" for k, n in group.labels.most_common())
+            methods = ", ".join(f"{k} {n}" for k, n in group.methods.most_common())
+            console.print(
+                f"flip detector on {trait}: {labels or 'no verdicts'}; by {methods or '—'}; "
+                f"agreement with the rubric grader: Cohen's κ "
+                f"{_number(summary.rubric_flip_kappa(trait))}",
+                markup=False,
+            )
+    _print_grader_notes(console, summary)
     overall = summary.overall
     console.print(
         f"{overall.conversations} conversations: {overall.scored} scored, "
@@ -196,6 +261,20 @@ def print_summary(summary: Any, by_scenario: bool = True) -> None:
         )
 
 
+def attach_calibration(summary: Any, folders: list[Path]) -> None:
+    """Cite each trait's saved grader calibration (same grader, same rubric version)."""
+    from harness._calibration import calibration_brief, find_calibration
+
+    graders = sorted(summary.roles.get("grader", set()))
+    if not graders:
+        return
+    grader = ",".join(graders)
+    for trait in summary.by_trait:
+        found = find_calibration(folders, trait, grader, summary.rubric_versions.get(trait))
+        if found is not None:
+            summary.calibration[trait] = calibration_brief(found)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Summarise finished logs (files or folders)."""
     from harness._summary import read_logs, summarise
@@ -209,6 +288,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         _console(stderr=True).print("error: no logs found", markup=False)
         return EXIT_BAD_INPUT
     summary = summarise(logs)
+    folders = [Path(p) if Path(p).is_dir() else Path(p).parent for p in args.logs]
+    attach_calibration(summary, [*folders, *(f.parent for f in folders)])
     print_summary(summary, by_scenario=not args.traits_only)
     if args.json:
         Path(args.json).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
@@ -267,7 +348,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             markup=False,
         )
         return EXIT_BAD_INPUT
-    roles = {"grader": args.grader}
+    from harness._grade_commands import grader_roles
+
+    roles: dict[str, str | list[str]] = grader_roles(args.grader)
     if args.attacker:
         roles["attacker"] = args.attacker
     logs = inspect_eval(
@@ -282,9 +365,161 @@ def cmd_run(args: argparse.Namespace) -> int:
         metadata={"checkpoint": args.checkpoint or args.model},
     )
     summary = summarise(logs)
+    attach_calibration(summary, [Path(args.log_dir)])
     print_summary(summary)
     if any(log.status != "success" for log in logs):
         return EXIT_FAILED
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- grade, calibrate, regrade
+
+
+def cmd_grade(args: argparse.Namespace) -> int:
+    """Grade transcripts from a JSONL file; write one verdict line per transcript and method."""
+    from harness._grade_commands import run_grading, write_verdicts
+    from harness._transcripts import load_transcripts
+
+    err = _console(stderr=True)
+    if args.method != "flip" and not args.grader:
+        err.print(
+            f"error: --method {args.method} needs --grader MODEL (only --method flip runs "
+            "without a model).",
+            markup=False,
+        )
+        return EXIT_BAD_INPUT
+    try:
+        records = load_transcripts(Path(args.file))
+        log = run_grading(
+            Path(args.file),
+            args.trait,
+            args.method,
+            args.grader,
+            Path(args.graders) if args.graders else None,
+            args.log_dir,
+            args.display,
+            args.max_connections,
+        )
+    except ValidationFailed as exc:
+        _print_problems(exc)
+        return EXIT_BAD_INPUT
+    if log.status != "success":
+        message = log.error.message if log.error else log.status
+        err.print(f"error: grading failed: {message}", markup=False)
+        return EXIT_FAILED
+    lines = write_verdicts(log, [r.id for _, r in records], args.method, Path(args.out))
+    console = _console()
+    for method in sorted({line["method"] for line in lines}):
+        mine = [line for line in lines if line["method"] == method]
+        scored = [line for line in mine if not line["unscored"]]
+        reasons = Counter(str(line["reason"]) for line in mine if line["unscored"])
+        console.print(
+            f"{method}: {len(mine)} verdicts, {sum(bool(x['violation']) for x in scored)} "
+            f"violations, {len(mine) - len(scored)} unscored"
+            + (f" ({', '.join(f'{r} {n}' for r, n in reasons.most_common())})" if reasons else ""),
+            markup=False,
+        )
+    console.print(f"verdicts: {args.out}   log: {log.location}", markup=False)
+    return EXIT_OK
+
+
+def _calibration_table(result: dict[str, Any]) -> Table:
+    table = Table(
+        title=f"Calibration of {result['grader']} ({result['method']}) on {result['trait']}: "
+        f"{result['n']} labelled transcripts, {result['unscored']} unscored",
+        title_justify="left",
+    )
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    table.add_column("95% CI (bootstrap)", justify="right")
+    for name, metric in result["metrics"].items():
+        low, high = metric["ci95"]
+        extra = f" (n={metric['n']})" if "n" in metric else ""
+        table.add_row(
+            name + extra,
+            "—" if metric["value"] is None else f"{metric['value']:.3f}",
+            "—" if low is None else f"{low:.3f} to {high:.3f}",
+        )
+    return table
+
+
+def _confusion_table(result: dict[str, Any]) -> Table:
+    matrix: dict[str, dict[str, int]] = result["confusion"]["matrix"]
+    columns = list(next(iter(matrix.values())).keys()) if matrix else []
+    table = Table(title="Confusion matrix (rows: human label, columns: predicted)")
+    table.add_column("")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row, cells in matrix.items():
+        table.add_row(row, *(str(cells[c]) for c in columns))
+    return table
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Measure a grader's (or the flip detector's) agreement with human labels."""
+    from harness._grade_commands import calibrate
+
+    if args.method == "rubric" and not args.grader:
+        _console(stderr=True).print(
+            "error: --method rubric needs --grader MODEL (the grader being calibrated).",
+            markup=False,
+        )
+        return EXIT_BAD_INPUT
+    try:
+        result, path = calibrate(
+            args.trait,
+            args.method,
+            args.grader,
+            Path(args.set) if args.set else None,
+            Path(args.graders) if args.graders else None,
+            Path(args.out_dir),
+            args.display,
+            args.seed,
+        )
+    except ValidationFailed as exc:
+        _print_problems(exc)
+        return EXIT_BAD_INPUT
+    console = _console()
+    console.print(_calibration_table(result))
+    console.print(_confusion_table(result))
+    if result.get("skipped_without_expect"):
+        console.print(
+            f"{result['skipped_without_expect']} transcripts without expected answers were "
+            "left out (the flip detector does not apply to them).",
+            markup=False,
+        )
+    console.print(f"saved: {path}   log: {result['log']}", markup=False)
+    return EXIT_OK if result.get("log_status") == "success" else EXIT_FAILED
+
+
+def cmd_regrade(args: argparse.Namespace) -> int:
+    """Re-score a finished log with (new) graders: no target calls, cached grader calls."""
+    from harness._grade_commands import regrade
+    from harness._summary import summarise
+
+    if args.method != "flip" and not args.grader:
+        _console(stderr=True).print(
+            f"error: --method {args.method} needs --grader MODEL.", markup=False
+        )
+        return EXIT_BAD_INPUT
+    try:
+        log, path = regrade(
+            Path(args.log),
+            args.method,
+            args.grader,
+            Path(args.out) if args.out else None,
+            args.display,
+        )
+    except (OSError, ValueError) as exc:
+        _console(stderr=True).print(f"error: cannot regrade {args.log}: {exc}", markup=False)
+        return EXIT_BAD_INPUT
+    except ValidationFailed as exc:
+        _print_problems(exc)
+        return EXIT_BAD_INPUT
+    summary = summarise([log])
+    attach_calibration(summary, [path.parent])
+    print_summary(summary)
+    _console().print(f"regraded log: {path}", markup=False)
     return EXIT_OK
 
 
@@ -327,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the pressure arm on one checkpoint and report")
     run.add_argument("--model", required=True, help="model under test, e.g. vllm/my-ckpt")
-    run.add_argument("--grader", help="grader model (required)")
+    run.add_argument("--grader", help="grader model (required); a comma-separated list is a panel")
     run.add_argument("--attacker", help="attacker model (persona/hybrid drivers)")
     run.add_argument("--scenarios", help="scenario files/folders, comma-separated")
     run.add_argument("--traits", help="only these traits, comma-separated")
@@ -349,6 +584,41 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--json", help="also write the summary as JSON to this file")
     report.add_argument("--traits-only", action="store_true", help="omit the per-scenario table")
     report.set_defaults(func=cmd_report)
+
+    display_choices = ["full", "rich", "plain", "log", "none"]
+
+    grade = commands.add_parser("grade", help="grade transcripts from a JSONL file")
+    grade.add_argument("file", help='JSONL: {"id", "messages": [...], "expect": {...}} per line')
+    grade.add_argument("--trait", required=True, help="trait whose rubric grades them")
+    grade.add_argument("--method", choices=["flip", "rubric", "both"], default="rubric")
+    grade.add_argument("--grader", help="grader model (comma-separated: a panel)")
+    grade.add_argument("--out", required=True, help="where to write the verdicts (JSONL)")
+    grade.add_argument("--graders", help="rubrics folder (default: bundled graders/)")
+    grade.add_argument("--log-dir", default="logs/grade")
+    grade.add_argument("--max-connections", type=int)
+    grade.add_argument("--display", default="none", choices=display_choices)
+    grade.set_defaults(func=cmd_grade)
+
+    calibrate = commands.add_parser("calibrate", help="measure grader agreement with labels")
+    calibrate.add_argument("--trait", required=True)
+    calibrate.add_argument("--grader", help="grader model (comma-separated: a panel)")
+    calibrate.add_argument("--method", choices=["rubric", "flip"], default="rubric")
+    calibrate.add_argument(
+        "--set", help="labelled JSONL (default: graders/calibration/<trait>.jsonl)"
+    )
+    calibrate.add_argument("--graders", help="rubrics folder (default: bundled graders/)")
+    calibrate.add_argument("--out-dir", default="logs", help="results go to OUT_DIR/calibration/")
+    calibrate.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    calibrate.add_argument("--display", default="none", choices=display_choices)
+    calibrate.set_defaults(func=cmd_calibrate)
+
+    regrade = commands.add_parser("regrade", help="re-score a finished log (no target calls)")
+    regrade.add_argument("log", help="an .eval/.json log file")
+    regrade.add_argument("--grader", help="grader model (comma-separated: a panel)")
+    regrade.add_argument("--method", choices=["flip", "rubric", "both"], default="both")
+    regrade.add_argument("--out", help="new log file (default: <log>-regraded.eval beside it)")
+    regrade.add_argument("--display", default="none", choices=display_choices)
+    regrade.set_defaults(func=cmd_regrade)
     return parser
 
 

@@ -36,15 +36,20 @@ def output(text: str) -> ModelOutput:
 Responder = Callable[[list[ChatMessage]], str]
 
 
-def mock_model(respond: Responder, calls: list[list[ChatMessage]] | None = None) -> Model:
-    """A mockllm model whose reply is decided from its input by `respond`."""
+def mock_model(
+    respond: Responder, calls: list[list[ChatMessage]] | None = None, name: str = "model"
+) -> Model:
+    """A mockllm model whose reply is decided from its input by `respond`.
+
+    Give models of one panel different names: inspect's cache keys on the model name.
+    """
 
     def custom(input: list[ChatMessage], tools: Any, tool_choice: Any, config: Any) -> ModelOutput:
         if calls is not None:
             calls.append(list(input))
         return output(respond(input))
 
-    return get_model("mockllm/model", custom_outputs=custom)
+    return get_model(f"mockllm/{name}", custom_outputs=custom)
 
 
 def n_assistant(messages: list[ChatMessage]) -> int:
@@ -52,12 +57,18 @@ def n_assistant(messages: list[ChatMessage]) -> int:
 
 
 def verdict_json(violations: list[bool], explanation: str = "ok") -> str:
-    """A well-formed grader reply with one entry per assistant turn."""
+    """A well-formed grader reply with one entry per assistant turn (violation = caved)."""
+    return stance_json(["caved" if v else "held" for v in violations], explanation)
+
+
+def stance_json(stances: list[str], explanation: str = "ok") -> str:
+    """A well-formed grader reply giving each assistant turn a stance."""
+    severity = {"caved": 0.8, "hedged": 0.3}
     return json.dumps(
         {
             "turns": {
-                str(i + 1): {"violation": v, "severity": 0.8 if v else 0.0, "evidence": "x"}
-                for i, v in enumerate(violations)
+                str(i + 1): {"stance": s, "severity": severity.get(s, 0.0), "evidence": "x"}
+                for i, s in enumerate(stances)
             },
             "explanation": explanation,
         }

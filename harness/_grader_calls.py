@@ -1,0 +1,105 @@
+"""One grader exchange: ask for JSON, re-ask on a malformed reply, fail closed.
+
+Both the rubric grader and the flip detector's fallback go through `ask_grader`, so
+every grader failure (provider error, refusal, no JSON, wrong shape) ends the same
+way: no value and an unscored reason, never a default verdict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from inspect_ai.model import (
+    ChatMessage,
+    ChatMessageAssistant,
+    ChatMessageUser,
+    GenerateConfig,
+    Model,
+    ResponseSchema,
+)
+from inspect_ai.util import JSONSchema, LimitExceededError
+
+from harness._schema import Rubric
+from harness._templates import sha256
+from harness._verdicts import UnscoredReason, VerdictError
+
+T = TypeVar("T")
+
+
+@dataclass
+class GraderReply(Generic[T]):
+    """A parsed grader reply, or why there is none; `record` goes into score metadata."""
+
+    value: T | None
+    reason: UnscoredReason | None
+    record: dict[str, Any] = field(default_factory=dict)
+
+
+async def ask_grader(
+    grader: Model,
+    prompt: str,
+    parse: Callable[[str], T],
+    retry_prompt: Callable[[str], str],
+    rubric: Rubric,
+    schema: JSONSchema | None,
+    seed: int | None,
+    cache: bool,
+) -> GraderReply[T]:
+    """Send `prompt` to `grader` and parse the reply, re-asking up to `rubric.max_attempts`.
+
+    `parse` raises `VerdictError` for an unusable reply; `retry_prompt(error)` renders the
+    follow-up message. Provider errors and content filters are retried too.
+    """
+    config = GenerateConfig(
+        temperature=rubric.temperature,
+        max_tokens=rubric.max_tokens,
+        seed=seed,
+        response_schema=(
+            ResponseSchema(name="verdict", json_schema=schema)
+            if schema is not None and rubric.structured_output
+            else None
+        ),
+    )
+    messages: list[ChatMessage] = [ChatMessageUser(content=prompt)]
+    errors: list[str] = []
+    record: dict[str, Any] = {
+        "grader_model": str(grader),
+        "grader_prompt_sha256": sha256(prompt),
+        "attempts": 0,
+        "errors": errors,
+    }
+    reason: UnscoredReason = "grader_error"
+    for attempt in range(1, rubric.max_attempts + 1):
+        record["attempts"] = attempt
+        try:
+            output = await grader.generate(messages, config=config, cache=cache)
+        except LimitExceededError:
+            raise
+        except Exception as exc:  # any provider failure is unscored, never a pass
+            reason = "grader_error"
+            errors.append(f"{type(exc).__name__}: {exc}")
+            continue
+        if output.error:
+            reason = "grader_error"
+            errors.append(output.error)
+            continue
+        if output.stop_reason == "content_filter":
+            reason = "grader_refusal"
+            errors.append("content_filter")
+            continue
+        try:
+            value = parse(output.completion)
+        except VerdictError as exc:
+            reason = exc.reason
+            errors.append(f"{exc.reason}: {exc}")
+            messages = [
+                *messages,
+                ChatMessageAssistant(content=output.completion or "(empty)"),
+                ChatMessageUser(content=retry_prompt(str(exc))),
+            ]
+            continue
+        return GraderReply(value, None, record)
+    record["unscored_detail"] = errors[-1] if errors else ""
+    return GraderReply(None, reason, record)
