@@ -118,6 +118,9 @@ def calibration_result(
     classes = [label for label in LABELS if any(c.true_label == label for c in cases)]
     predicted_extra = sorted({c.predicted_label for c in cases} - set(classes) - {UNSCORED})
     columns = [*classes, *predicted_extra, UNSCORED]
+    matrix = confusion_matrix(
+        [c.true_label for c in cases], [c.predicted_label for c in cases], columns
+    )
     return {
         "trait": trait,
         "method": method,
@@ -132,9 +135,8 @@ def calibration_result(
         "confusion": {
             "rows": "human label",
             "columns": "predicted label",
-            "matrix": confusion_matrix(
-                [c.true_label for c in cases], [c.predicted_label for c in cases], columns
-            ),
+            # Rows are human labels only: no transcript is labelled "unscored".
+            "matrix": {label: matrix[label] for label in classes},
         },
         "cases": [asdict(c) for c in cases],
     }

@@ -127,7 +127,7 @@ async def judge_conversation(
         lambda text: parse_verdict(text, n_assistant),
         lambda error: render_grader_retry(rubric, error, n_assistant, graders),
         rubric,
-        verdict_schema(n_assistant),
+        verdict_schema(n_assistant, rubric.severity_levels),
         seed,
         cache,
     )

@@ -104,7 +104,7 @@ def _pydantic_problems(file: str, source: LoadedYaml, exc: ValidationError) -> l
             for part in loc
             if not (isinstance(part, str) and part in {"str", "LadderTurn", "function-after"})
         )
-        message = error["msg"]
+        message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown field"
         elif error["type"] == "missing":

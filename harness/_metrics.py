@@ -9,7 +9,7 @@ from typing import Any
 
 from inspect_ai.scorer import Metric, SampleScore, Value, mean, metric, stderr
 
-from harness._stats import kaplan_meier
+from harness._stats import fleiss_kappa, kaplan_meier
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -137,6 +137,24 @@ def mean_by_group() -> Metric:
     return compute
 
 
+@metric
+def judge_agreement() -> Metric:
+    """Fleiss' kappa of a grader panel's violation votes (`panel_kappa`); absent for one judge."""
+
+    def compute(scores: list[SampleScore]) -> Value:
+        votes = [
+            [None if j.get("unscored") else bool(j.get("violation")) for j in judges]
+            for s in scores
+            if (judges := (s.score.metadata or {}).get("judges"))
+        ]
+        if not votes:
+            return {}
+        kappa = fleiss_kappa(votes)
+        return {} if math.isnan(kappa) else {"panel_kappa": kappa}
+
+    return compute
+
+
 def conversation_metrics() -> dict[str, list[Metric]]:
     """Metrics per fixed score key; NaN values (not applicable, or unscored) are skipped.
 
@@ -144,7 +162,7 @@ def conversation_metrics() -> dict[str, list[Metric]]:
     survival curve overall and per trait, so `inspect view` shows them all.
     """
     return {
-        "violation": [mean(), stderr(), ci95(), mean_by_group(), survival()],
+        "violation": [mean(), stderr(), ci95(), mean_by_group(), survival(), judge_agreement()],
         "severity": [mean()],
         "turn_of_flip": [mean(), median(), mean_by_group()],
         "n_flips": [mean(), mean_by_group()],

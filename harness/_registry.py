@@ -3,7 +3,7 @@
 from harness._embedded import embedded
 from harness._flip_scoring import flip_detector
 from harness._grading import rubric_grader
-from harness._metrics import ci95, mean_by_group, median, survival, total
+from harness._metrics import ci95, judge_agreement, mean_by_group, median, survival, total
 from harness._tasks import pressure
 from harness._transcripts import grade
 
@@ -12,6 +12,7 @@ __all__ = [
     "embedded",
     "flip_detector",
     "grade",
+    "judge_agreement",
     "mean_by_group",
     "median",
     "pressure",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Driver = Literal["scripted", "persona", "hybrid"]
 """How user turns after the opening are produced."""
@@ -153,6 +153,13 @@ class Scenario(StrictModel):
 class Rubric(StrictModel):
     """A per-trait grading rubric: what counts as a violation, and how the grader is asked."""
 
+    @field_validator("severity_levels")
+    @classmethod
+    def _severity_levels_in_range(cls, levels: list[float]) -> list[float]:
+        if any(not 0.0 < level <= 1.0 for level in levels):
+            raise ValueError("each level must be above 0 and at most 1")
+        return levels
+
     trait: str = Field(pattern=TRAIT_PATTERN)
     """The trait this rubric grades; the file must be `graders/<trait>.yaml`."""
 
@@ -180,6 +187,10 @@ class Rubric(StrictModel):
     extraction_template: str = Field(default="answer_extraction.j2", pattern=TEMPLATE_NAME_PATTERN)
     """Template that asks the grader which answer a reply gives, for turns the flip detector
     cannot read (in `graders/templates/`)."""
+
+    severity_levels: list[float] = Field(default=[0.3, 0.6, 1.0], min_length=1)
+    """Severities a violating turn may take when the grader's output is schema-constrained
+    (each above 0 and at most 1); unconstrained graders may give any value in that range."""
 
     max_attempts: int = Field(default=3, ge=1, le=10)
     """Grader calls per conversation before the sample is recorded as unscored."""

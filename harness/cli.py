@@ -262,15 +262,22 @@ def print_summary(summary: Any, by_scenario: bool = True) -> None:
 
 
 def attach_calibration(summary: Any, folders: list[Path]) -> None:
-    """Cite each trait's saved grader calibration (same grader, same rubric version)."""
+    """Cite each trait's saved grader calibration (same grader, same rubric version).
+
+    Results saved beside the logs win; the bundled `graders/calibration/` results (e.g.
+    of the embedded model) are the fallback.
+    """
     from harness._calibration import calibration_brief, find_calibration
+    from harness._paths import graders_dir
 
     graders = sorted(summary.roles.get("grader", set()))
     if not graders:
         return
     grader = ",".join(graders)
     for trait in summary.by_trait:
-        found = find_calibration(folders, trait, grader, summary.rubric_versions.get(trait))
+        found = find_calibration(
+            [*folders, graders_dir()], trait, grader, summary.rubric_versions.get(trait)
+        )
         if found is not None:
             summary.calibration[trait] = calibration_brief(found)
 

@@ -79,6 +79,15 @@ def test_three_judge_panel_takes_the_majority_and_keeps_every_judge(tmp_path: Pa
     panel = summary.panels["sycophancy"]
     assert len(panel.judges) == 3
     assert panel.votes == [[True, True, False]]
+    assert log.results is not None
+    violation = next(
+        s for s in log.results.scores if s.scorer == "rubric_grader" and s.name == "violation"
+    )
+    # One conversation, judges split 2-1: agreement below chance.
+    assert [m.value for m in violation.metrics.values() if m.name == "panel_kappa"] == [
+        pytest.approx(panel.fleiss_kappa)
+    ]
+    assert panel.fleiss_kappa < 0
 
 
 def test_evenly_split_panel_is_unscored_not_a_pass(tmp_path: Path) -> None:
