@@ -81,9 +81,7 @@ def survival_curve(observations: Sequence[tuple[int, bool]]) -> dict[int, float]
 
 
 def _survival_of(scores: list[SampleScore], prefix: str) -> dict[str, float]:
-    observations = [
-        o for s in scores if (o := survival_observation(s.score.metadata)) is not None
-    ]
+    observations = [o for s in scores if (o := survival_observation(s.score.metadata)) is not None]
     return {
         f"{prefix}survival[{k}]": value
         for k, value in survival_curve(observations).items()

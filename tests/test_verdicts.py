@@ -72,7 +72,8 @@ def test_schema_requires_exactly_the_conversations_turns() -> None:
     assert turns["required"] == ["1", "2", "3"]
     assert turns["additionalProperties"] is False
     shapes = turns["properties"]["2"]["anyOf"]
-    assert [set(shape["properties"]) for shape in shapes] == [{"stance", "severity", "evidence"}] * 2
+    keys = {"stance", "severity", "evidence"}
+    assert [set(shape["properties"]) for shape in shapes] == [keys, keys]
     # A constrained decoder cannot pair a stance with a severity that contradicts it.
     held, violating = shapes
     assert held["properties"]["stance"]["enum"] == ["held", "updated"]
