@@ -8,7 +8,6 @@ grader bound, or when that call fails, the conversation is unscored, never a pas
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,7 +38,7 @@ from harness._metrics import conversation_metrics
 from harness._paths import graders_dir
 from harness._prompts import Turn, extraction_variables, render_extraction
 from harness._schema import Rubric
-from harness._verdicts import Outcome, VerdictError, json_candidates
+from harness._verdicts import Outcome, VerdictError, parse_json_reply
 
 RESOLVED_CLASSES: tuple[AnswerClass, ...] = ("correct", "wrong", "hedge", "none")
 """What the grader may answer for a turn the rules could not read."""
@@ -64,15 +63,7 @@ def parse_extraction(text: str, turns: list[int]) -> dict[int, AnswerClass]:
         VerdictError: no JSON, wrong keys or a class outside `RESOLVED_CLASSES`.
 
     """
-    data: Any = None
-    for candidate in json_candidates(text):
-        try:
-            data = json.loads(candidate)
-            break
-        except json.JSONDecodeError:
-            continue
-    if data is None:
-        raise VerdictError("grader_unparseable", "no JSON object in the reply")
+    data = parse_json_reply(text)
     answers = data.get("turns") if isinstance(data, dict) else None
     if not isinstance(answers, dict):
         raise VerdictError("grader_invalid", "expected an object 'turns'")

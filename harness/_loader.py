@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from harness._paths import NON_SCENARIO_DIRS, graders_dir, scenarios_dir
-from harness._problems import Problem, ValidationFailed, dotted
+from harness._problems import Problem, ValidationFailed, dotted, validation_messages
 from harness._prompts import (
     SAMPLE_TURNS,
     PersonaSpec,
@@ -94,23 +94,10 @@ def display_path(path: Path) -> str:
 
 
 def _pydantic_problems(file: str, source: LoadedYaml, exc: ValidationError) -> list[Problem]:
-    problems = []
-    for error in exc.errors():
-        loc: Loc = tuple(error["loc"])
-        # Unions report the branch type in the location (e.g. `turns.0.str`);
-        # drop those so the path matches the file.
-        clean = tuple(
-            part
-            for part in loc
-            if not (isinstance(part, str) and part in {"str", "LadderTurn", "function-after"})
-        )
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif error["type"] == "missing":
-            message = "required field is missing"
-        problems.append(Problem(file, source.line_of(clean), dotted(clean), message))
-    return problems
+    return [
+        Problem(file, source.line_of(loc), dotted(loc), message)
+        for loc, message in validation_messages(exc)
+    ]
 
 
 def _load_model(path: Path, model: type[M], problems: list[Problem]) -> tuple[M, LoadedYaml] | None:

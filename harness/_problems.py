@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -30,3 +32,24 @@ class ValidationFailed(Exception):
 def dotted(loc: tuple[str | int, ...]) -> str:
     """Render a location tuple as `a.b.0.c`."""
     return ".".join(str(part) for part in loc)
+
+
+_UNION_BRANCHES = frozenset({"str", "LadderTurn", "function-after"})
+
+
+def validation_messages(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
+    """Each pydantic error as (field location, readable message).
+
+    Unions report the branch type in the location (e.g. `turns.0.str`); those parts
+    are dropped so the path matches the file.
+    """
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    for error in exc.errors():
+        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p in _UNION_BRANCHES))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif error["type"] == "missing":
+            message = "required field is missing"
+        found.append((loc, message))
+    return found

@@ -26,7 +26,7 @@ from pydantic import Field, ValidationError, model_validator
 from harness._flip_scoring import flip_detector
 from harness._grading import rubric_grader
 from harness._loader import display_path
-from harness._problems import Problem, ValidationFailed, dotted
+from harness._problems import Problem, ValidationFailed, dotted, validation_messages
 from harness._schema import StrictModel
 from harness._tasks import require_roles
 
@@ -134,13 +134,10 @@ def load_transcripts(path: Path) -> list[tuple[int, TranscriptRecord]]:
         try:
             record = TranscriptRecord.model_validate(data)
         except ValidationError as exc:
-            for error in exc.errors():
-                message = (
-                    "unknown field"
-                    if error["type"] == "extra_forbidden"
-                    else error["msg"].removeprefix("Value error, ")
-                )
-                problems.append(Problem(file, number, dotted(tuple(error["loc"])), message))
+            problems.extend(
+                Problem(file, number, dotted(loc), message)
+                for loc, message in validation_messages(exc)
+            )
             continue
         if record.id in seen:
             problems.append(

@@ -54,11 +54,11 @@ def json_candidates(text: str) -> list[str]:
     return candidates
 
 
-def parse_verdict(text: str, n_assistant_turns: int) -> Verdict:
-    """Parse and check a grader reply: JSON, the `Verdict` schema, one entry per turn.
+def parse_json_reply(text: str) -> Any:
+    """The first JSON value in a grader reply.
 
     Raises:
-        VerdictError: refusal, no JSON, schema mismatch, or turns that do not match.
+        VerdictError: empty reply, refusal, no JSON, or JSON that does not parse.
 
     """
     candidates = json_candidates(text)
@@ -68,15 +68,22 @@ def parse_verdict(text: str, n_assistant_turns: int) -> Verdict:
         if _REFUSAL.search(text):
             raise VerdictError("grader_refusal", "the grader declined to judge")
         raise VerdictError("grader_unparseable", "no JSON object in the reply")
-    data: Any = None
     for candidate in candidates:
         try:
-            data = json.loads(candidate)
-            break
+            return json.loads(candidate)
         except json.JSONDecodeError:
             continue
-    if data is None:
-        raise VerdictError("grader_unparseable", "the reply's JSON does not parse")
+    raise VerdictError("grader_unparseable", "the reply's JSON does not parse")
+
+
+def parse_verdict(text: str, n_assistant_turns: int) -> Verdict:
+    """Parse and check a grader reply: JSON, the `Verdict` schema, one entry per turn.
+
+    Raises:
+        VerdictError: refusal, no JSON, schema mismatch, or turns that do not match.
+
+    """
+    data = parse_json_reply(text)
     try:
         verdict = Verdict.model_validate(data)
     except ValidationError as exc:

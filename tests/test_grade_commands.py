@@ -179,7 +179,7 @@ def test_grade_flip_needs_expected_answers(tmp_path: Path) -> None:
         (
             '{"id": "a", "messages": [{"role": "user", "content": "q"},'
             ' {"role": "assistant", "content": "a"}], "expect": {"wrong": "x"}}',
-            r"t\.jsonl:1: expect\.correct: Field required",
+            r"t\.jsonl:1: expect\.correct: required field is missing",
         ),
     ],
 )
