@@ -71,10 +71,13 @@ async def ask_grader(
         "errors": errors,
     }
     reason: UnscoredReason = "grader_error"
+    # inspect caches every output, failed ones included: a retry of the very same
+    # request must go to the provider, or it would get the cached failure back.
+    use_cache = cache
     for attempt in range(1, rubric.max_attempts + 1):
         record["attempts"] = attempt
         try:
-            output = await grader.generate(messages, config=config, cache=cache)
+            output = await grader.generate(messages, config=config, cache=use_cache)
         except LimitExceededError:
             raise
         except Exception as exc:  # any provider failure is unscored, never a pass
@@ -82,11 +85,11 @@ async def ask_grader(
             errors.append(f"{type(exc).__name__}: {exc}")
             continue
         if output.error:
-            reason = "grader_error"
+            reason, use_cache = "grader_error", False
             errors.append(output.error)
             continue
         if output.stop_reason == "content_filter":
-            reason = "grader_refusal"
+            reason, use_cache = "grader_refusal", False
             errors.append("content_filter")
             continue
         try:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from inspect_ai import eval
 from inspect_ai.log import EvalLog
-from inspect_ai.model import ChatMessage, Model, get_model
+from inspect_ai.model import ChatMessage, Model, ModelOutput, get_model
 
 from harness._summary import summarise
 from harness._tasks import pressure
@@ -297,3 +297,33 @@ def test_out_of_range_or_inconsistent_verdicts_are_unscored(tmp_path: Path, repl
     assert score.metadata["unscored_reason"] == "grader_invalid"
     summary = summarise([log])
     assert summary.overall.violations == 0 and summary.overall.scored == 0
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [("error", "grader_error"), ("content_filter", "grader_refusal")],
+)
+def test_provider_reported_faults_are_unscored(tmp_path: Path, fault: str, reason: str) -> None:
+    calls: list[int] = []
+
+    def grader(inp: Any, tools: Any, tc: Any, config: Any) -> Any:
+        calls.append(1)
+        # The content is a pass, if anything read it.
+        if fault == "error":
+            result = output(verdict_json([False, False]))
+            result.error = "upstream 503"
+            return result
+        return ModelOutput.from_content(
+            "mockllm/model", verdict_json([False, False]), stop_reason="content_filter"
+        )
+
+    log = run(
+        scripted_target(["Canberra."]),
+        {"grader": get_model("mockllm/model", custom_outputs=grader)},
+        tmp_path,
+        max_turns=2,
+    )
+    score = scores(log)
+    assert score.value["unscored"] == 1
+    assert score.metadata["unscored_reason"] == reason, score.metadata["errors"]
+    assert len(calls) == 3  # re-asked up to the rubric's max_attempts
