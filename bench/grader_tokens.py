@@ -37,7 +37,13 @@ from harness._embedded import EmbeddedServer, locate_model
 from harness._loader import Catalogue, load_catalogue, load_rubric_file
 from harness._paths import graders_dir
 from harness._problems import Problem
-from harness._prompts import Turn, find_grader_template, grader_variables, render_grader
+from harness._prompts import (
+    Turn,
+    find_grader_template,
+    grader_variables,
+    render_grader,
+    render_grader_system,
+)
 from harness._schema import Rubric
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -288,48 +294,64 @@ class Rubrics:
 
 
 def measure(conv: Conversation, rubrics: Rubrics, tokenizer: Tokenizer) -> dict[str, Any]:
-    """Transcript tokens, grader-prompt tokens and their ratio for one conversation."""
+    """Transcript tokens, grader-input tokens and their ratios for one conversation.
+
+    The grader's input is a system prompt that depends on the rubric only (the same for
+    every conversation of a trait, so prefix caching in vLLM, llama.cpp, OpenAI and
+    Anthropic processes it once) and a per-conversation prompt. `grader_tokens` counts
+    both; `conversation_tokens` only the per-conversation prompt.
+    """
     rubric = rubrics.get(conv.trait)
+    system = render_grader_system(rubric, rubrics.folder)
     prompt = render_grader(
         rubric, grader_variables(rubric, conv.scenario, conv.turns, conv.expect), rubrics.folder
     )
     transcript_tokens = sum(tokenizer.count(t.text) for t in conv.turns)
-    grader_tokens = tokenizer.count(prompt)
+    system_tokens = tokenizer.count(system)
+    conversation_tokens = tokenizer.count(prompt)
+    grader_tokens = system_tokens + conversation_tokens
     return {
         "source": conv.source,
         "id": conv.id,
         "trait": conv.trait,
         "assistant_turns": conv.n_assistant,
         "transcript_tokens": transcript_tokens,
+        "system_tokens": system_tokens,
+        "conversation_tokens": conversation_tokens,
         "grader_tokens": grader_tokens,
         "ratio": grader_tokens / transcript_tokens if transcript_tokens else None,
+        "conversation_ratio": (
+            conversation_tokens / transcript_tokens if transcript_tokens else None
+        ),
     }
 
 
-def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Count, ratio statistics, aggregate ratio, mean overhead and share within the threshold."""
-    rows = [r for r in rows if r["ratio"] is not None]
+def summarise(rows: Sequence[dict[str, Any]], key: str = "grader_tokens") -> dict[str, Any]:
+    """Count, ratio statistics, aggregate ratio, mean overhead and share within the threshold.
+
+    `key` is `grader_tokens` (all grader input) or `conversation_tokens` (without the
+    shared, cacheable system prompt).
+    """
+    rows = [r for r in rows if r["transcript_tokens"]]
     if not rows:
         return {"count": 0}
-    ratios = [r["ratio"] for r in rows]
+    ratios = [r[key] / r["transcript_tokens"] for r in rows]
     transcript_sum = sum(r["transcript_tokens"] for r in rows)
-    grader_sum = sum(r["grader_tokens"] for r in rows)
+    grader_sum = sum(r[key] for r in rows)
     return {
         "count": len(rows),
         "mean_ratio": statistics.fmean(ratios),
         "median_ratio": statistics.median(ratios),
         "max_ratio": max(ratios),
         "aggregate_ratio": grader_sum / transcript_sum,
-        "mean_overhead_tokens": statistics.fmean(
-            r["grader_tokens"] - r["transcript_tokens"] for r in rows
-        ),
+        "mean_overhead_tokens": statistics.fmean(r[key] - r["transcript_tokens"] for r in rows),
         "mean_transcript_tokens": transcript_sum / len(rows),
         "mean_grader_tokens": grader_sum / len(rows),
         "share_within_threshold": sum(x <= THRESHOLD for x in ratios) / len(rows),
     }
 
 
-def fit_overhead(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def fit_overhead(rows: Sequence[dict[str, Any]], key: str = "grader_tokens") -> dict[str, Any]:
     """Least squares: grader = fixed + per_turn * assistant_turns + per_token * transcript.
 
     Splits the overhead into a part paid once per conversation and a part paid per
@@ -338,7 +360,7 @@ def fit_overhead(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if len(rows) < 3:
         return {}
     x = np.array([[1.0, r["assistant_turns"], r["transcript_tokens"]] for r in rows])
-    y = np.array([float(r["grader_tokens"]) for r in rows])
+    y = np.array([float(r[key]) for r in rows])
     (fixed, per_turn, per_token), *_ = np.linalg.lstsq(x, y, rcond=None)
     # Transcript length at which the fitted ratio falls to the threshold, per turn count.
     break_even = {
@@ -347,7 +369,7 @@ def fit_overhead(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if per_token < THRESHOLD
     }
     return {
-        "model": "grader_tokens ~ fixed + per_assistant_turn * turns + per_token * transcript",
+        "model": f"{key} ~ fixed + per_assistant_turn * turns + per_token * transcript",
         "fixed_tokens": float(fixed),
         "per_assistant_turn_tokens": float(per_turn),
         "per_transcript_token": float(per_token),
@@ -362,18 +384,22 @@ def rubric_tokens(rubric: Rubric, tokenizer: Tokenizer) -> dict[str, int]:
     return {name: tokenizer.count(str(getattr(rubric, name))) for name in fields}
 
 
-def report(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def report(rows: Sequence[dict[str, Any]], key: str = "grader_tokens") -> dict[str, Any]:
     """Summaries per source, per number of assistant turns, and pooled."""
     sources: dict[str, Any] = {}
     for source in dict.fromkeys(r["source"] for r in rows):
         mine = [r for r in rows if r["source"] == source]
         by_turns = {
-            str(n): summarise([r for r in mine if r["assistant_turns"] == n])
+            str(n): summarise([r for r in mine if r["assistant_turns"] == n], key)
             for n in sorted({r["assistant_turns"] for r in mine})
         }
-        sources[source] = {"all": summarise(mine), "by_assistant_turns": by_turns}
+        sources[source] = {"all": summarise(mine, key), "by_assistant_turns": by_turns}
     headline = [r for r in rows if r["source"] in HEADLINE_SOURCES]
-    return {"sources": sources, "headline": summarise(headline), "fit": fit_overhead(headline)}
+    return {
+        "sources": sources,
+        "headline": summarise(headline, key),
+        "fit": fit_overhead(headline, key),
+    }
 
 
 def print_table(summary: dict[str, Any]) -> None:
@@ -403,7 +429,7 @@ def print_table(summary: dict[str, Any]) -> None:
     fit = summary["fit"]
     if fit:
         print(
-            f"\nfit: grader ≈ {fit['fixed_tokens']:.0f} + {fit['per_assistant_turn_tokens']:.1f}"
+            f"\nfit: tokens ≈ {fit['fixed_tokens']:.0f} + {fit['per_assistant_turn_tokens']:.1f}"
             f" * assistant turns + {fit['per_transcript_token']:.3f} * transcript tokens"
         )
         needed = fit["transcript_tokens_for_threshold_by_assistant_turns"]
@@ -452,16 +478,31 @@ def main(argv: list[str] | None = None) -> int:
         tokenizer_info = tokenizer.describe()
 
     summary = report(rows)
+    per_conversation = report(rows, "conversation_tokens")
+    print("All grader input (shared system prompt + per-conversation prompt):")
     print_table(summary)
+    print("\nPer-conversation grader input (the shared system prompt is prefix-cached):")
+    print_table(per_conversation)
     templates = {
         _shown(path): _file_sha256(path)
-        for path in sorted({find_grader_template(rubrics.get(t).template) for t in traits})
+        for path in sorted(
+            {
+                find_grader_template(name)
+                for t in traits
+                for name in (rubrics.get(t).system_template, rubrics.get(t).template)
+            }
+        )
     }
     result = {
         "benchmark": "grader_tokens",
         "grader_token_ratio": summary["headline"].get("aggregate_ratio"),
+        "grader_token_ratio_per_conversation": per_conversation["headline"].get("aggregate_ratio"),
         "threshold": THRESHOLD,
         "within_threshold": (summary["headline"].get("aggregate_ratio") or 0) <= THRESHOLD,
+        "per_conversation_within_threshold": (
+            per_conversation["headline"].get("aggregate_ratio") or 0
+        )
+        <= THRESHOLD,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "platform": platform.platform(),
@@ -489,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
             "skipped_no_assistant_turn": skipped,
         },
         **summary,
+        "per_conversation": per_conversation,
         "conversations": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

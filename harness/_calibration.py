@@ -9,6 +9,7 @@ them by trait, grader and rubric version.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import math
 import re
@@ -101,6 +102,7 @@ def calibration_result(
     method: str,
     grader: str,
     rubric_version: int,
+    prompt: str | None,
     source: str,
     source_sha256: str,
     seed: int = 0,
@@ -126,6 +128,7 @@ def calibration_result(
         "method": method,
         "grader": grader,
         "rubric_version": rubric_version,
+        "prompt_fingerprint": prompt,
         "source": source,
         "source_sha256": source_sha256,
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -162,10 +165,33 @@ def save_calibration(result: dict[str, Any], folder: Path) -> Path:
     return path
 
 
+def prompt_fingerprint(graders: Path, trait: str) -> str | None:
+    """sha256 over the rubric file and the grader templates it names (None if unreadable).
+
+    A calibration measures one grader on one prompt: a result is cited only while the
+    rubric and its templates are byte-for-byte what they were.
+    """
+    rubric_path = graders / f"{trait}.yaml"
+    try:
+        text = rubric_path.read_text(encoding="utf-8")
+        names = sorted(set(re.findall(r"[A-Za-z0-9_.-]+\.j2", text)))
+        digest = hashlib.sha256(text.encode("utf-8"))
+        for name in names:
+            digest.update(name.encode("utf-8"))
+            digest.update((graders / "templates" / name).read_bytes())
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
 def find_calibration(
-    folders: Sequence[Path], trait: str, grader: str, rubric_version: int | None = None
+    folders: Sequence[Path],
+    trait: str,
+    grader: str,
+    rubric_version: int | None = None,
+    fingerprint: str | None = None,
 ) -> dict[str, Any] | None:
-    """The saved rubric calibration of `grader` on `trait` (matching rubric version), if any."""
+    """The saved rubric calibration of `grader` on `trait` for this rubric and prompt, if any."""
     for folder in folders:
         path = calibration_path(folder, trait, "rubric", grader)
         if not path.is_file():
@@ -174,9 +200,12 @@ def find_calibration(
             result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
-        if rubric_version is None or result.get("rubric_version") == rubric_version:
-            result["path"] = str(path)
-            return result
+        if rubric_version is not None and result.get("rubric_version") != rubric_version:
+            continue
+        if fingerprint is not None and result.get("prompt_fingerprint") != fingerprint:
+            continue
+        result["path"] = str(path)
+        return result
     return None
 
 

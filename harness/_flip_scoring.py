@@ -160,7 +160,9 @@ async def detect_flips(
             "method": "flip",
             "unscored_detail": "no reply",
         }
-    answers = extract_answers(texts, expected)
+    # The question helps the rules tell the answer from a side remark.
+    question = next((t.text for t in turns if t.role == "user"), "")
+    answers = extract_answers(texts, expected, question=question)
     unclear = [a.turn for a in answers if a.answer == "unclear"]
     resolved: dict[int, AnswerClass] = {}
     metadata: dict[str, Any] = {"method": "flip", "unclear_turns": unclear}
@@ -174,7 +176,6 @@ async def detect_flips(
                 per_turn=_per_turn(answers, {}),
                 n_turns=n_turns,
             ), metadata
-        question = next((t.text for t in turns if t.role == "user"), "")
         expect = {"correct": expected.correct, "wrong": expected.wrong}
         replies = [(n, texts[n - 1]) for n in unclear]
         prompt = render_extraction(rubric, extraction_variables(question, expect, replies), graders)
@@ -182,6 +183,7 @@ async def detect_flips(
             grader,
             prompt,
             lambda text: parse_extraction(text, unclear),
+            None,
             lambda error: render_extraction(
                 rubric, extraction_variables(question, expect, replies, error), graders
             ),

@@ -19,8 +19,15 @@ from inspect_ai.log import EvalLog, EvalSample, read_eval_log, write_eval_log
 from inspect_ai.model import Model
 from inspect_ai.scorer import Score
 
-from harness._calibration import UNSCORED, CalibrationCase, calibration_result, save_calibration
+from harness._calibration import (
+    UNSCORED,
+    CalibrationCase,
+    calibration_result,
+    prompt_fingerprint,
+    save_calibration,
+)
 from harness._grading import RubricSet
+from harness._loader import display_path
 from harness._paths import graders_dir
 from harness._summary import FLIP_SCORER_NAME, SCORER_NAME
 from harness._transcripts import Method, TranscriptRecord, grade, load_transcripts, scorers_for
@@ -212,12 +219,13 @@ def calibrate(
         method=method,
         grader=grader_name(grader),
         rubric_version=rubric.version,
-        source=str(source),
+        prompt=prompt_fingerprint(folder, trait),
+        source=display_path(source),
         source_sha256=hashlib.sha256(source.read_bytes()).hexdigest(),
         seed=seed,
     )
     result["skipped_without_expect"] = skipped
-    result["log"] = log.location
+    result["log"] = display_path(Path(log.location.removeprefix("file://")))
     result["log_status"] = log.status
     return result, save_calibration(result, out_dir)
 

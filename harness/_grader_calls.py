@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from inspect_ai.model import (
     ChatMessage,
     ChatMessageAssistant,
+    ChatMessageSystem,
     ChatMessageUser,
     GenerateConfig,
     Model,
@@ -41,16 +42,18 @@ async def ask_grader(
     grader: Model,
     prompt: str,
     parse: Callable[[str], T],
+    system: str | None,
     retry_prompt: Callable[[str], str],
     rubric: Rubric,
     schema: JSONSchema | None,
     seed: int | None,
     cache: bool,
 ) -> GraderReply[T]:
-    """Send `prompt` to `grader` and parse the reply, re-asking up to `rubric.max_attempts`.
+    """Send `prompt` (after `system`, if any) to `grader`; parse, re-asking if needed.
 
-    `parse` raises `VerdictError` for an unusable reply; `retry_prompt(error)` renders the
-    follow-up message. Provider errors and content filters are retried too.
+    Up to `rubric.max_attempts` calls. `parse` raises `VerdictError` for an unusable
+    reply; `retry_prompt(error)` renders the follow-up message. Provider errors and
+    content filters are retried too.
     """
     config = GenerateConfig(
         temperature=rubric.temperature,
@@ -63,10 +66,12 @@ async def ask_grader(
         ),
     )
     messages: list[ChatMessage] = [ChatMessageUser(content=prompt)]
+    if system is not None:
+        messages.insert(0, ChatMessageSystem(content=system))
     errors: list[str] = []
     record: dict[str, Any] = {
         "grader_model": str(grader),
-        "grader_prompt_sha256": sha256(prompt),
+        "grader_prompt_sha256": sha256(prompt if system is None else system + "\n" + prompt),
         "attempts": 0,
         "errors": errors,
     }

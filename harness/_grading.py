@@ -16,7 +16,13 @@ from harness._metrics import conversation_metrics
 from harness._panel import combine_judges
 from harness._paths import graders_dir
 from harness._problems import Problem, ValidationFailed
-from harness._prompts import Turn, grader_variables, render_grader, render_grader_retry
+from harness._prompts import (
+    Turn,
+    grader_variables,
+    render_grader,
+    render_grader_retry,
+    render_grader_system,
+)
 from harness._schema import Rubric
 from harness._verdicts import Outcome, outcome_from_verdict, parse_verdict, verdict_schema
 
@@ -125,6 +131,7 @@ async def judge_conversation(
         grader,
         prompt,
         lambda text: parse_verdict(text, n_assistant),
+        render_grader_system(rubric, graders),
         lambda error: render_grader_retry(rubric, error, n_assistant, graders),
         rubric,
         verdict_schema(n_assistant, rubric.severity_levels),

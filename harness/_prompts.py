@@ -102,14 +102,28 @@ def grader_variables(
 ) -> dict[str, Any]:
     """Variables of the grader template: rubric, scenario, expected answers and transcript."""
     return {
-        "rubric": rubric.model_dump(
-            include={"trait", "version", "description", "violation", "not_violation", "severity"}
-        ),
+        **rubric_variables(rubric),
         "scenario": scenario,
         "expect": expect or {},
         "turns": [{"role": t.role, "text": t.text, "number": t.number} for t in turns],
         "n_assistant_turns": sum(t.role == "assistant" for t in turns),
     }
+
+
+def rubric_variables(rubric: Rubric) -> dict[str, Any]:
+    """The rubric as templates see it."""
+    return {
+        "rubric": rubric.model_dump(
+            include={"trait", "version", "description", "violation", "not_violation", "severity"}
+        )
+    }
+
+
+def render_grader_system(rubric: Rubric, graders: Path | None = None) -> str:
+    """Render the grader's system prompt: the rubric only, identical for every conversation."""
+    return render_file(
+        find_grader_template(rubric.system_template, graders), rubric_variables(rubric)
+    )
 
 
 def render_grader(rubric: Rubric, variables: dict[str, Any], graders: Path | None = None) -> str:

@@ -201,6 +201,8 @@ class RunSummary:
     """Per trait: the saved calibration result of the grader used (see `harness calibrate`)."""
     rubric_versions: dict[str, int] = field(default_factory=dict)
     """Per trait: the rubric version the verdicts were made with."""
+    graders_dirs: dict[str, Path] = field(default_factory=dict)
+    """Per trait: the graders folder the run read its rubric from, when the log says."""
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -287,8 +289,12 @@ def summarise(logs: list[EvalLog]) -> RunSummary:
             summary.roles.setdefault(role, set()).update(c.model for c in configs)
         if log.status == "error" and log.error is not None:
             summary.errors.append(f"{log.location}: {log.error.message}")
+        graders = (log.eval.task_args or {}).get("graders")
         for sample in log.samples or []:
             summary.add_sample(sample)
+            if graders:
+                trait = str((sample.metadata or {}).get("trait", "unknown"))
+                summary.graders_dirs.setdefault(trait, Path(str(graders)))
     return summary
 
 

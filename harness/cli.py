@@ -267,7 +267,7 @@ def attach_calibration(summary: Any, folders: list[Path]) -> None:
     Results saved beside the logs win; the bundled `graders/calibration/` results (e.g.
     of the embedded model) are the fallback.
     """
-    from harness._calibration import calibration_brief, find_calibration
+    from harness._calibration import calibration_brief, find_calibration, prompt_fingerprint
     from harness._paths import graders_dir
 
     graders = sorted(summary.roles.get("grader", set()))
@@ -276,7 +276,11 @@ def attach_calibration(summary: Any, folders: list[Path]) -> None:
     grader = ",".join(graders)
     for trait in summary.by_trait:
         found = find_calibration(
-            [*folders, graders_dir()], trait, grader, summary.rubric_versions.get(trait)
+            [*folders, graders_dir()],
+            trait,
+            grader,
+            summary.rubric_versions.get(trait),
+            prompt_fingerprint(summary.graders_dirs.get(trait, graders_dir()), trait),
         )
         if found is not None:
             summary.calibration[trait] = calibration_brief(found)

@@ -75,9 +75,14 @@ def stance_json(stances: list[str], explanation: str = "ok") -> str:
     )
 
 
+def prompt_of(messages: list[ChatMessage]) -> str:
+    """The first user message a model received (the grader's system prompt comes before it)."""
+    return next(m.text for m in messages if m.role == "user")
+
+
 def grader_turns(messages: list[ChatMessage]) -> int:
     """How many assistant turns the grader prompt says the transcript has."""
-    text = messages[0].text
+    text = prompt_of(messages)
     marker = "Transcript ("
     start = text.index(marker) + len(marker)
     return int(text[start : text.index(" ", start)])

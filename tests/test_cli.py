@@ -11,7 +11,7 @@ from inspect_ai import eval
 
 from harness._tasks import pressure
 from harness.cli import main
-from tests.conftest import REPO, grader_turns, mock_model, n_assistant, verdict_json
+from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
 
 
 def test_validate_bundled(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,7 +98,7 @@ def test_run_persona_without_attacker_is_refused(capsys: pytest.CaptureFixture[s
 
 def test_report_summarises_a_log(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     def grade(inp: list) -> str:  # type: ignore[type-arg]
-        return verdict_json([True] * grader_turns(inp)) if "Australia" in inp[0].text else "junk"
+        return verdict_json([True] * grader_turns(inp)) if "Australia" in prompt_of(inp) else "junk"
 
     eval(
         pressure(

@@ -14,7 +14,15 @@ from inspect_ai.model import ChatMessage, Model, ModelOutput, get_model
 
 from harness._summary import summarise
 from harness._tasks import pressure
-from tests.conftest import REPO, grader_turns, mock_model, n_assistant, output, verdict_json
+from tests.conftest import (
+    REPO,
+    grader_turns,
+    mock_model,
+    n_assistant,
+    output,
+    prompt_of,
+    verdict_json,
+)
 
 FACTUAL = str(REPO / "scenarios/sycophancy/factual-pushback.yaml")
 ESSAY = str(REPO / "scenarios/sycophancy/flawed-essay-praise.yaml")
@@ -45,7 +53,7 @@ def rubric_judge(
     """A grader that gives the rubric verdict `violations` (cut to the conversation's length)."""
 
     def respond(inp: list[ChatMessage]) -> str:
-        if EXTRACTION_MARKER in inp[0].text:
+        if EXTRACTION_MARKER in prompt_of(inp):
             raise AssertionError("the rubric judge was asked to extract answers")
         return verdict_json(violations[: grader_turns(inp)])
 
@@ -143,8 +151,8 @@ def test_unclear_turns_go_to_the_grader_and_are_marked(tmp_path: Path) -> None:
     extraction_inputs: list[str] = []
 
     def grader(inp: list[ChatMessage]) -> str:
-        if EXTRACTION_MARKER in inp[0].text:
-            extraction_inputs.append(inp[0].text)
+        if EXTRACTION_MARKER in prompt_of(inp):
+            extraction_inputs.append(prompt_of(inp))
             return json.dumps({"turns": {"2": "wrong"}})
         return verdict_json([False, True][: grader_turns(inp)])
 
@@ -167,7 +175,7 @@ def test_unclear_turns_go_to_the_grader_and_are_marked(tmp_path: Path) -> None:
 
 def test_failed_extraction_is_unscored_never_a_pass(tmp_path: Path) -> None:
     def grader(inp: list[ChatMessage]) -> str:
-        if EXTRACTION_MARKER in inp[0].text:
+        if EXTRACTION_MARKER in prompt_of(inp):
             return '{"turns": {"2": "probably fine"}}'
         return verdict_json([False] * grader_turns(inp))
 
@@ -217,7 +225,7 @@ def test_never_correct_is_unscored_for_the_flip_detector(tmp_path: Path) -> None
 def test_survival_and_timing_metrics_reach_the_log(tmp_path: Path) -> None:
     def grader(inp: list[ChatMessage]) -> str:
         # Australia caves at turn 2; Canada holds.
-        series = [False, True, True] if "Australia" in inp[0].text else [False, False, False]
+        series = [False, True, True] if "Australia" in prompt_of(inp) else [False, False, False]
         return verdict_json(series[: grader_turns(inp)])
 
     log = run(

@@ -13,7 +13,7 @@ from inspect_ai.model import ChatMessage, Model
 
 from harness._prompts import END_CONVERSATION
 from harness._tasks import pressure
-from tests.conftest import REPO, grader_turns, mock_model, n_assistant, verdict_json
+from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
 
 FACTUAL = str(REPO / "scenarios/sycophancy/factual-pushback.yaml")
 
@@ -192,7 +192,9 @@ def test_unbound_attacker_is_an_error_before_any_target_call(tmp_path: Path) -> 
 
 def test_malformed_verdict_is_retried(tmp_path: Path) -> None:
     def grade(inp: list[ChatMessage]) -> str:
-        return "Sure! Looks fine." if len(inp) == 1 else verdict_json([False] * grader_turns(inp))
+        # First attempt: system + prompt. A retry also carries the bad reply and the follow-up.
+        first = [m.role for m in inp] == ["system", "user"]
+        return "Sure! Looks fine." if first else verdict_json([False] * grader_turns(inp))
 
     log = run(
         echo_target(), {"grader": mock_model(grade)}, tmp_path, driver="scripted", max_turns=2
@@ -285,7 +287,9 @@ def test_target_that_never_answers_is_unscored_without_grading(tmp_path: Path) -
 def test_unscored_samples_are_excluded_from_rates(tmp_path: Path) -> None:
     def grade(inp: list[ChatMessage]) -> str:
         # Items are distinguishable by their question: grade one, fail on the other.
-        return verdict_json([True] * grader_turns(inp)) if "Australia" in inp[0].text else "garbage"
+        return (
+            verdict_json([True] * grader_turns(inp)) if "Australia" in prompt_of(inp) else "garbage"
+        )
 
     log = run(
         echo_target(),
