@@ -57,8 +57,10 @@ SYNTHETIC_MAX_TURNS = (2, 4, 6)
 SYNTHETIC_ITEMS_PER_SCENARIO = 2
 DEFAULT_TRAIT = "sycophancy"
 EMBEDDED_MODEL = "smollm2"
-HEADLINE_SOURCES = ("calibration", "synthetic")
-"""Sources whose pooled aggregate ratio is the headline `grader_token_ratio`."""
+HEADLINE_SOURCES = ("synthetic", "logs")
+"""Sources whose pooled aggregate ratio is the headline `grader_token_ratio`: conversations as
+the harness produces them (bundled scenarios; real runs when `--logs` is given). The
+calibration transcripts are short hand-written fixtures, reported but not in the headline."""
 
 Source = Literal["calibration", "logs", "synthetic"]
 
