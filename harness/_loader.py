@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from harness._paths import NON_SCENARIO_DIRS, graders_dir, scenarios_dir
-from harness._problems import Problem, ValidationFailed, dotted, validation_messages
+from harness._problems import (
+    Problem,
+    ValidationFailed,
+    dotted,
+    parse_jsonl,
+    validation_messages,
+)
 from harness._prompts import (
     SAMPLE_TURNS,
     PersonaSpec,
@@ -138,14 +143,9 @@ def load_items(path: Path, problems: list[Problem], where: Problem) -> list[Item
         return []
     items: list[Item] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            fields = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(file, number, "", f"not valid JSON: {exc.msg}"))
-            continue
+    parsed, problems_found = parse_jsonl(file, lines)
+    problems.extend(problems_found)
+    for number, fields in parsed:
         if not isinstance(fields, dict):
             problems.append(Problem(file, number, "", "each line must be a JSON object"))
             continue

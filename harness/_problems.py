@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -53,3 +55,17 @@ def validation_messages(exc: ValidationError) -> list[tuple[tuple[str | int, ...
             message = "required field is missing"
         found.append((loc, message))
     return found
+
+
+def parse_jsonl(file: str, lines: list[str]) -> tuple[list[tuple[int, Any]], list[Problem]]:
+    """Parse non-blank JSONL lines: (line number, value) pairs, and a problem per bad line."""
+    parsed: list[tuple[int, Any]] = []
+    problems: list[Problem] = []
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            parsed.append((number, json.loads(raw)))
+        except json.JSONDecodeError as exc:
+            problems.append(Problem(file, number, "", f"not valid JSON: {exc.msg}"))
+    return parsed, problems

@@ -7,7 +7,6 @@ use the same format with human labels.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +25,13 @@ from pydantic import Field, ValidationError, model_validator
 from harness._flip_scoring import flip_detector
 from harness._grading import rubric_grader
 from harness._loader import display_path
-from harness._problems import Problem, ValidationFailed, dotted, validation_messages
+from harness._problems import (
+    Problem,
+    ValidationFailed,
+    dotted,
+    parse_jsonl,
+    validation_messages,
+)
 from harness._schema import StrictModel
 from harness._tasks import require_roles
 
@@ -120,17 +125,10 @@ def load_transcripts(path: Path) -> list[tuple[int, TranscriptRecord]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationFailed([Problem(file, 1, "", f"cannot read file: {exc}")]) from None
-    problems: list[Problem] = []
     records: list[tuple[int, TranscriptRecord]] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(file, number, "", f"not valid JSON: {exc.msg}"))
-            continue
+    parsed, problems = parse_jsonl(file, lines)
+    for number, data in parsed:
         try:
             record = TranscriptRecord.model_validate(data)
         except ValidationError as exc:
