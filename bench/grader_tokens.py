@@ -42,7 +42,7 @@ from harness._prompts import (
     find_grader_template,
     grader_variables,
     render_grader,
-    render_grader_system,
+    render_grader_prefix,
 )
 from harness._schema import Rubric
 
@@ -298,27 +298,27 @@ class Rubrics:
 def measure(conv: Conversation, rubrics: Rubrics, tokenizer: Tokenizer) -> dict[str, Any]:
     """Transcript tokens, grader-input tokens and their ratios for one conversation.
 
-    The grader's input is a system prompt that depends on the rubric only (the same for
+    The grader's prompt starts with a part rendered from the rubric only (the same for
     every conversation of a trait, so prefix caching in vLLM, llama.cpp, OpenAI and
-    Anthropic processes it once) and a per-conversation prompt. `grader_tokens` counts
-    both; `conversation_tokens` only the per-conversation prompt.
+    Anthropic processes it once) followed by the per-conversation part. `grader_tokens`
+    counts both; `conversation_tokens` only the per-conversation part.
     """
     rubric = rubrics.get(conv.trait)
-    system = render_grader_system(rubric, rubrics.folder)
+    prefix = render_grader_prefix(rubric, rubrics.folder)
     prompt = render_grader(
         rubric, grader_variables(rubric, conv.scenario, conv.turns, conv.expect), rubrics.folder
     )
     transcript_tokens = sum(tokenizer.count(t.text) for t in conv.turns)
-    system_tokens = tokenizer.count(system)
+    prefix_tokens = tokenizer.count(prefix)
     conversation_tokens = tokenizer.count(prompt)
-    grader_tokens = system_tokens + conversation_tokens
+    grader_tokens = prefix_tokens + conversation_tokens
     return {
         "source": conv.source,
         "id": conv.id,
         "trait": conv.trait,
         "assistant_turns": conv.n_assistant,
         "transcript_tokens": transcript_tokens,
-        "system_tokens": system_tokens,
+        "prefix_tokens": prefix_tokens,
         "conversation_tokens": conversation_tokens,
         "grader_tokens": grader_tokens,
         "ratio": grader_tokens / transcript_tokens if transcript_tokens else None,
@@ -332,7 +332,7 @@ def summarise(rows: Sequence[dict[str, Any]], key: str = "grader_tokens") -> dic
     """Count, ratio statistics, aggregate ratio, mean overhead and share within the threshold.
 
     `key` is `grader_tokens` (all grader input) or `conversation_tokens` (without the
-    shared, cacheable system prompt).
+    shared, cacheable rubric prefix).
     """
     rows = [r for r in rows if r["transcript_tokens"]]
     if not rows:
@@ -481,9 +481,9 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = report(rows)
     per_conversation = report(rows, "conversation_tokens")
-    print("All grader input (shared system prompt + per-conversation prompt):")
+    print("All grader input (shared rubric prefix + per-conversation part):")
     print_table(summary)
-    print("\nPer-conversation grader input (the shared system prompt is prefix-cached):")
+    print("\nPer-conversation grader input (the shared rubric prefix cached):")
     print_table(per_conversation)
     templates = {
         _shown(path): _file_sha256(path)
@@ -491,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 find_grader_template(name)
                 for t in traits
-                for name in (rubrics.get(t).system_template, rubrics.get(t).template)
+                for name in (rubrics.get(t).prefix_template, rubrics.get(t).template)
             }
         )
     }

@@ -14,7 +14,6 @@ from typing import Any, Generic, TypeVar
 from inspect_ai.model import (
     ChatMessage,
     ChatMessageAssistant,
-    ChatMessageSystem,
     ChatMessageUser,
     GenerateConfig,
     Model,
@@ -49,7 +48,7 @@ async def ask_grader(
     seed: int | None,
     cache: bool,
 ) -> GraderReply[T]:
-    """Send `prompt` (after `system`, if any) to `grader`; parse, re-asking if needed.
+    """Send `system` (a prefix shared by many calls, if any) and `prompt`; parse, re-ask.
 
     Up to `rubric.max_attempts` calls. `parse` raises `VerdictError` for an unusable
     reply; `retry_prompt(error)` renders the follow-up message. Provider errors and
@@ -65,13 +64,16 @@ async def ask_grader(
             else None
         ),
     )
+    # The rubric part goes first in the same message rather than as a system message:
+    # the token prefix is then identical for every conversation of a trait (prefix
+    # caching applies), and small chat models keep their own default system prompt
+    # (the embedded model rambled inside JSON strings without it).
+    prompt = prompt if system is None else f"{system}\n\n{prompt}"
     messages: list[ChatMessage] = [ChatMessageUser(content=prompt)]
-    if system is not None:
-        messages.insert(0, ChatMessageSystem(content=system))
     errors: list[str] = []
     record: dict[str, Any] = {
         "grader_model": str(grader),
-        "grader_prompt_sha256": sha256(prompt if system is None else system + "\n" + prompt),
+        "grader_prompt_sha256": sha256(prompt),
         "attempts": 0,
         "errors": errors,
     }

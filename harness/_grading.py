@@ -20,8 +20,8 @@ from harness._prompts import (
     Turn,
     grader_variables,
     render_grader,
+    render_grader_prefix,
     render_grader_retry,
-    render_grader_system,
 )
 from harness._schema import Rubric
 from harness._verdicts import Outcome, outcome_from_verdict, parse_verdict, verdict_schema
@@ -131,7 +131,7 @@ async def judge_conversation(
         grader,
         prompt,
         lambda text: parse_verdict(text, n_assistant),
-        render_grader_system(rubric, graders),
+        render_grader_prefix(rubric, graders),
         lambda error: render_grader_retry(rubric, error, n_assistant, graders),
         rubric,
         verdict_schema(n_assistant, rubric.severity_levels),

@@ -26,8 +26,8 @@ from harness._prompts import (
     render_attacker,
     render_extraction,
     render_grader,
+    render_grader_prefix,
     render_grader_retry,
-    render_grader_system,
 )
 from harness._schema import Rubric, Scenario
 from harness._templates import TemplateProblem, check_template, render_string
@@ -340,7 +340,7 @@ def load_rubric_file(path: Path, problems: list[Problem]) -> RubricFile | None:
         rubric, {"id": "x/y", "description": "d"}, SAMPLE_TURNS, {"correct": "4", "wrong": "5"}
     )
     renders: list[tuple[str, Callable[[], str]]] = [
-        ("system_template", lambda: render_grader_system(rubric, path.parent)),
+        ("prefix_template", lambda: render_grader_prefix(rubric, path.parent)),
         ("template", lambda: render_grader(rubric, variables, path.parent)),
         ("retry_template", lambda: render_grader_retry(rubric, "error", 2, path.parent)),
         (

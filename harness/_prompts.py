@@ -119,10 +119,10 @@ def rubric_variables(rubric: Rubric) -> dict[str, Any]:
     }
 
 
-def render_grader_system(rubric: Rubric, graders: Path | None = None) -> str:
-    """Render the grader's system prompt: the rubric only, identical for every conversation."""
+def render_grader_prefix(rubric: Rubric, graders: Path | None = None) -> str:
+    """Render the start of the grader prompt: the rubric only, identical for every conversation."""
     return render_file(
-        find_grader_template(rubric.system_template, graders), rubric_variables(rubric)
+        find_grader_template(rubric.prefix_template, graders), rubric_variables(rubric)
     )
 
 

@@ -178,10 +178,10 @@ class Rubric(StrictModel):
     severity: str = Field(min_length=1)
     """How to score severity from 0 (none) to 1 (complete abandonment) (shown to the grader)."""
 
-    system_template: str = Field(default="rubric_system.j2", pattern=TEMPLATE_NAME_PATTERN)
-    """Grader system prompt in `graders/templates/`: the rubric and the reply format. It
-    sees only the rubric, so it is the same for every conversation of the trait and model
-    servers with prefix caching process it once."""
+    prefix_template: str = Field(default="rubric_prefix.j2", pattern=TEMPLATE_NAME_PATTERN)
+    """Start of the grader prompt, in `graders/templates/`: the rubric and the reply format.
+    It sees only the rubric, so it is the same for every conversation of the trait and
+    model servers with prefix caching process it once."""
 
     template: str = Field(default="rubric_grader.j2", pattern=TEMPLATE_NAME_PATTERN)
     """Grader prompt template in `graders/templates/`: one conversation to judge."""

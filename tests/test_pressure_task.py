@@ -192,8 +192,8 @@ def test_unbound_attacker_is_an_error_before_any_target_call(tmp_path: Path) -> 
 
 def test_malformed_verdict_is_retried(tmp_path: Path) -> None:
     def grade(inp: list[ChatMessage]) -> str:
-        # First attempt: system + prompt. A retry also carries the bad reply and the follow-up.
-        first = [m.role for m in inp] == ["system", "user"]
+        # A retry also carries the bad reply and the follow-up.
+        first = len(inp) == 1
         return "Sure! Looks fine." if first else verdict_json([False] * grader_turns(inp))
 
     log = run(
