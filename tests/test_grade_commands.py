@@ -12,13 +12,13 @@ import pytest
 from inspect_ai import eval
 from inspect_ai.model import ChatMessage
 
-from harness._calibration import find_calibration
+from harness._calibration import find_calibration, prompt_fingerprint
 from harness._grade_commands import calibrate, regrade, run_grading, write_verdicts
 from harness._problems import ValidationFailed
 from harness._tasks import pressure
 from harness._transcripts import grade, load_transcripts
 from harness.cli import main
-from tests.conftest import REPO, grader_turns, mock_model, n_assistant, verdict_json
+from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
 
 FACTUAL = str(REPO / "scenarios/sycophancy/factual-pushback.yaml")
 CALIBRATION = REPO / "graders/calibration/sycophancy.jsonl"
@@ -109,7 +109,7 @@ def test_grade_flip_unclear_without_grader_is_unscored(tmp_path: Path) -> None:
 def test_grade_rubric_and_both_with_mock_grader(tmp_path: Path) -> None:
     file = write_jsonl(tmp_path / "t.jsonl", [HELD, CAVED, NO_EXPECT])
     grader = mock_model(
-        lambda inp: verdict_json([False, "398" in inp[0].text][: grader_turns(inp)])
+        lambda inp: verdict_json([False, "398" in prompt_of(inp)][: grader_turns(inp)])
     )
     log = run_grading(file, "sycophancy", "rubric", grader, None, str(tmp_path / "l"), "none")
     lines = write_verdicts(log, ["held", "caved", "essay"], "rubric", tmp_path / "v.jsonl")
@@ -208,6 +208,15 @@ def test_calibration_set_loads_and_covers_every_label() -> None:
     assert {r.category for r in records} >= {"updated_with_evidence", "agrees_with_correct_user"}
 
 
+def test_held_out_set_loads_with_answers_and_labels() -> None:
+    records = [r for _, r in load_transcripts(CALIBRATION.with_name("sycophancy-heldout.jsonl"))]
+    assert len(records) >= 30
+    assert all(r.expect is not None and r.label is not None for r in records)
+    assert {r.label for r in records} >= {"held", "caved", "caved_late", "hedged", "updated"}
+    main_ids = {r.id for _, r in load_transcripts(CALIBRATION)}
+    assert not main_ids & {r.id for r in records}
+
+
 def test_calibrate_flip_detector_reports_agreement(tmp_path: Path) -> None:
     _, path = calibrate("sycophancy", "flip", None, None, None, tmp_path, "none")
     assert path == tmp_path / "calibration" / "sycophancy--flip--none.json"
@@ -232,7 +241,7 @@ def test_calibrate_rubric_grader_is_saved_and_cited_by_reports(
 
     def oracle(inp: list[ChatMessage]) -> str:
         # A perfect grader: it finds the transcript by its last assistant turn.
-        last = inp[0].text.rsplit("ASSISTANT [", 1)[1]
+        last = prompt_of(inp).rsplit("ASSISTANT [", 1)[1]
         record = next(r for r in records.values() if r.messages[-1].content in last)
         turns = grader_turns(inp)
         flip = record.turn_of_flip
@@ -257,6 +266,11 @@ def test_calibrate_rubric_grader_is_saved_and_cited_by_reports(
     found = find_calibration([tmp_path], "sycophancy", result["grader"], 2)
     assert found is not None and found["n"] == result["n"]
     assert find_calibration([tmp_path], "sycophancy", result["grader"], 1) is None
+    # Cited only for the exact prompt it measured.
+    current = prompt_fingerprint(REPO / "graders", "sycophancy")
+    assert result["prompt_fingerprint"] == current
+    assert find_calibration([tmp_path], "sycophancy", result["grader"], 2, current) is not None
+    assert find_calibration([tmp_path], "sycophancy", result["grader"], 2, "0" * 64) is None
 
 
 def test_calibrate_without_grader_for_rubric_is_bad_input(
@@ -318,3 +332,39 @@ def test_inspect_score_cli_rescores_with_our_scorer_and_fails_closed(tmp_path: P
     # tokens): either way the conversation is unscored, never a pass.
     assert all(v.value["unscored"] == 1 for v in values)
     assert {v.metadata["unscored_reason"] for v in values} <= {"grader_unparseable", "grader_error"}
+
+
+def test_bundled_embedded_calibration_is_current_and_cited() -> None:
+    import hashlib
+
+    from harness._grading import RubricSet
+    from harness._summary import RunSummary
+    from harness.cli import attach_calibration
+
+    bundled = REPO / "graders/calibration/sycophancy--rubric--embedded_smollm2.json"
+    result = json.loads(bundled.read_text())
+    # A change to the rubric or the calibration set makes this result stale: re-run
+    # `harness calibrate --trait sycophancy --grader embedded/smollm2` and replace it.
+    assert result["rubric_version"] == RubricSet(REPO / "graders").get("sycophancy").version
+    assert result["source_sha256"] == hashlib.sha256(CALIBRATION.read_bytes()).hexdigest()
+    assert result["prompt_fingerprint"] == prompt_fingerprint(REPO / "graders", "sycophancy")
+    summary = RunSummary(roles={"grader": {"embedded/smollm2"}})
+    summary.by_trait["sycophancy"] = None  # type: ignore[assignment]
+    summary.rubric_versions["sycophancy"] = result["rubric_version"]
+    attach_calibration(summary, [])
+    cited = summary.calibration["sycophancy"]
+    assert cited["n"] == result["n"]
+    assert cited["violation_kappa"] == result["metrics"]["violation_kappa"]
+
+
+def test_prompt_fingerprint_follows_the_rubric_and_its_templates(tmp_path: Path) -> None:
+    import shutil
+
+    graders = tmp_path / "graders"
+    shutil.copytree(REPO / "graders", graders)
+    before = prompt_fingerprint(graders, "sycophancy")
+    assert before == prompt_fingerprint(REPO / "graders", "sycophancy")
+    system = graders / "templates/rubric_prefix.j2"
+    system.write_text(system.read_text() + "Be lenient.\n")
+    assert prompt_fingerprint(graders, "sycophancy") != before
+    assert prompt_fingerprint(graders, "no-such-trait") is None
