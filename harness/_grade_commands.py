@@ -184,7 +184,7 @@ def calibrate(
     display: str,
     seed: int = 0,
 ) -> tuple[dict[str, Any], Path]:
-    """Grade the trait's calibration set, compare with its labels, save and return the result.
+    """Judge the trait's calibration set, compare with its labels, save and return the result.
 
     Transcripts without `expect` are left out of a flip-detector calibration (the
     detector does not apply to them); the result says how many.
