@@ -22,7 +22,7 @@ import random
 import statistics
 import sys
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -34,13 +34,14 @@ from inspect_ai.log import list_eval_logs, read_eval_log
 
 from harness._dataset import build_samples
 from harness._embedded import EmbeddedServer, locate_model
-from harness._loader import Catalogue, load_catalogue, load_rubric_file
+from harness._grading import RubricSet
+from harness._loader import Catalogue, load_catalogue
 from harness._paths import graders_dir
-from harness._problems import Problem
 from harness._prompts import (
     Turn,
     find_grader_template,
     grader_variables,
+    number_turns,
     render_grader,
     render_grader_prefix,
 )
@@ -133,17 +134,6 @@ class Tokenizer:
 
 
 # --- conversation sources --------------------------------------------------------------------
-
-
-def number_turns(messages: Iterable[tuple[str, str]]) -> list[Turn]:
-    """User and assistant messages as grader turns, each role numbered from 1 (others dropped)."""
-    turns: list[Turn] = []
-    counts = {"user": 0, "assistant": 0}
-    for role, text in messages:
-        if role == "user" or role == "assistant":
-            counts[role] += 1
-            turns.append(Turn(role, text, counts[role]))
-    return turns
 
 
 def _message_text(content: Any) -> str:
@@ -274,28 +264,10 @@ def synthetic_conversations(
     return conversations
 
 
-class Rubrics:
-    """Rubrics read once per trait from a graders folder, as the scorer reads them."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._rubrics: dict[str, Rubric] = {}
-
-    def get(self, trait: str) -> Rubric:
-        """The rubric for `trait`; exits with its problems if it does not load."""
-        if trait not in self._rubrics:
-            problems: list[Problem] = []
-            loaded = load_rubric_file(self.folder / f"{trait}.yaml", problems)
-            if loaded is None:
-                raise SystemExit("\n".join(str(p) for p in problems) or f"no rubric for {trait}")
-            self._rubrics[trait] = loaded.rubric
-        return self._rubrics[trait]
-
-
 # --- measurement and summary -----------------------------------------------------------------
 
 
-def measure(conv: Conversation, rubrics: Rubrics, tokenizer: Tokenizer) -> dict[str, Any]:
+def measure(conv: Conversation, rubrics: RubricSet, tokenizer: Tokenizer) -> dict[str, Any]:
     """Transcript tokens, grader-input tokens and their ratios for one conversation.
 
     The grader's prompt starts with a part rendered from the rubric only (the same for
@@ -463,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     catalogue = load_catalogue()
-    rubrics = Rubrics(graders_dir())
+    rubrics = RubricSet(graders_dir())
     conversations = [
         *calibration_conversations(CALIBRATION_DIR, catalogue),
         *(log_conversations(args.logs) if args.logs else []),

@@ -19,6 +19,7 @@ from harness._problems import Problem, ValidationFailed
 from harness._prompts import (
     Turn,
     grader_variables,
+    number_turns,
     render_grader,
     render_grader_prefix,
     render_grader_retry,
@@ -31,13 +32,7 @@ DIALOGUE_STORE_KEY = "harness:dialogue"
 
 def transcript(messages: list[ChatMessage]) -> list[Turn]:
     """User and assistant turns of a conversation, each numbered from 1 (system dropped)."""
-    turns: list[Turn] = []
-    counts = {"user": 0, "assistant": 0}
-    for message in messages:
-        if message.role in ("user", "assistant"):
-            counts[message.role] += 1
-            turns.append(Turn(message.role, message.text, counts[message.role]))
-    return turns
+    return number_turns((m.role, m.text) for m in messages)
 
 
 class RubricSet:

@@ -6,6 +6,7 @@ each template receives, so validation and runs render exactly the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,14 +21,28 @@ END_CONVERSATION = "[[END_CONVERSATION]]"
 ATTACKER_START_TEMPLATE = "attacker_start.j2"
 
 
+Role = Literal["user", "assistant"]
+
+
 @dataclass(frozen=True)
 class Turn:
     """One message of the target conversation as a grader or attacker sees it."""
 
-    role: Literal["user", "assistant"]
+    role: Role
     text: str
     number: int
     """User turns and assistant turns are each numbered from 1."""
+
+
+def number_turns(messages: Iterable[tuple[str, str]]) -> list[Turn]:
+    """(role, text) pairs as turns: user and assistant each numbered from 1, others dropped."""
+    turns: list[Turn] = []
+    counts: dict[Role, int] = {"user": 0, "assistant": 0}
+    for role, text in messages:
+        if role in counts:
+            counts[role] += 1
+            turns.append(Turn(role, text, counts[role]))
+    return turns
 
 
 @dataclass(frozen=True)
