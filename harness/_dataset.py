@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from inspect_ai.dataset import Sample
@@ -26,8 +26,10 @@ from harness._loader import (
     display_path,
     render_scenario,
 )
+from harness._prompts import PersonaSpec
 from harness._replay import REPLAY_DRIVER, ReplayConversation, ReplayLog
-from harness._schema import Driver
+from harness._schema import Backtracking, Driver
+from harness._tactics import tactic_versions
 from harness._templates import render_string, sha256
 
 
@@ -104,6 +106,8 @@ def build_samples(
     max_turns: int | None = None,
     items_per_scenario: int | None = None,
     seed: int = 0,
+    max_backtracks: int | None = None,
+    skip_misfits: list[str] | None = None,
 ) -> list[Sample]:
     """Pressure arm: one sample per scenario and item, with everything the dialogue needs.
 
@@ -113,18 +117,32 @@ def build_samples(
         max_turns: Override every scenario's cap on target turns.
         items_per_scenario: Keep only the first N items of each scenario.
         seed: Run seed; each sample gets its own seed derived from it.
+        max_backtracks: Override every persona's backtracking budget (0: never roll
+            back). A persona without a `backtracking` section gets the default check:
+            `expected_answer` when the scenario declares one, else `grader`.
+        skip_misfits: When given, scenarios the overridden driver does not fit are left
+            out and described here instead of raising.
 
     Raises:
-        ValueError: when an overridden driver does not fit a scenario.
+        ValueError: when an overridden driver does not fit a scenario (and
+            `skip_misfits` is None).
 
     """
+    misfit_ids: set[str] = set()
     if driver is not None:
-        misfits = [m for s in catalogue.scenarios if (m := _check_driver(s, driver))]
-        if misfits:
-            raise ValueError("; ".join(misfits))
+        misfits = {s.scenario.id: m for s in catalogue.scenarios if (m := _check_driver(s, driver))}
+        if misfits and skip_misfits is None:
+            raise ValueError("; ".join(misfits.values()))
+        if skip_misfits is not None:
+            skip_misfits.extend(misfits.values())
+        misfit_ids = set(misfits)
     samples: list[Sample] = []
     for scenario_file, item, rendered, sample_id in scenario_items(catalogue, items_per_scenario):
         scenario = scenario_file.scenario
+        if scenario.id in misfit_ids:
+            continue
+        persona = _with_backtracking(rendered.persona, max_backtracks, rendered.expect)
+        named_tactics = [t for _, t in rendered.ladder if t] + (persona.tactics if persona else [])
         messages: list[ChatMessage] = []
         if rendered.system_prompt:
             messages.append(ChatMessageSystem(content=rendered.system_prompt))
@@ -146,12 +164,29 @@ def build_samples(
             "driver": driver or scenario.pressure.driver,
             "max_turns": max_turns or scenario.pressure.max_turns,
             "ladder": [{"text": text, "tactic": tactic} for text, tactic in rendered.ladder],
-            "persona": asdict(rendered.persona) if rendered.persona else None,
+            "persona": asdict(persona) if persona else None,
+            "tactic_versions": tactic_versions(named_tactics, scenario_file.path.parent),
+            "graders_dir": str(catalogue.graders_dir),
             "expect": rendered.expect,
             "prompt_sha256": prompt_sha,
         }
         samples.append(Sample(input=messages, id=sample_id, metadata=metadata))
     return interleave_by_trait(samples)
+
+
+def _with_backtracking(
+    persona: PersonaSpec | None, max_backtracks: int | None, expect: dict[str, Any] | None
+) -> PersonaSpec | None:
+    """The persona with its backtracking budget overridden (see `build_samples`)."""
+    if persona is None or max_backtracks is None:
+        return persona
+    if max_backtracks <= 0:
+        return replace(persona, backtracking=None)
+    current = persona.backtracking or {
+        **Backtracking().model_dump(),
+        "check": "expected_answer" if (expect or {}).get("correct") else "grader",
+    }
+    return replace(persona, backtracking={**current, "max_backtracks": max_backtracks})
 
 
 def single_turn_text(rendered: RenderedScenario) -> tuple[str, str] | None:

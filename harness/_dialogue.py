@@ -2,56 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
-from inspect_ai.model import (
-    ChatMessage,
-    ChatMessageAssistant,
-    ChatMessageSystem,
-    ChatMessageUser,
-    GenerateConfig,
-    Model,
-    get_model,
-)
+from inspect_ai.log import transcript
+from inspect_ai.model import ChatMessageUser, get_model
 from inspect_ai.solver import Generate, Solver, TaskState, solver
-from inspect_ai.util import message_limit, suspend_token_limit, suspend_turn_limit
 
+from harness._attacker import attacker_turn
 from harness._grading import DIALOGUE_STORE_KEY
-from harness._prompts import (
-    END_CONVERSATION,
-    PersonaSpec,
-    attacker_variables,
-    render_attacker,
-)
+from harness._prompts import PersonaSpec, attacker_variables
 from harness._replay import REPLAY_DRIVER
-from harness._templates import sha256
+from harness._resistance import check_resistance
+from harness._tactics import allowed_tactics, choose_tactic, render_tactic
 
-_SPEAKER_PREFIX = re.compile(r"^\s*(user|human)\s*:\s*", re.IGNORECASE)
-
-
-def swap_roles(messages: list[ChatMessage], start: str) -> list[ChatMessage]:
-    """The conversation as the attacker sees it: its own turns as assistant, the target's as user.
-
-    The target's system prompt is not shown. `start` opens the attacker's view so
-    that it begins with a user message, as every chat template expects.
-    """
-    swapped: list[ChatMessage] = [ChatMessageUser(content=start)]
-    for message in messages:
-        if message.role == "user":
-            swapped.append(ChatMessageAssistant(content=message.text))
-        elif message.role == "assistant":
-            swapped.append(ChatMessageUser(content=message.text or "(no reply)"))
-    return swapped
-
-
-def clean_attacker_text(text: str) -> str:
-    """Strip a speaker prefix and wrapping quotes that small attacker models add."""
-    text = _SPEAKER_PREFIX.sub("", text.strip())
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        text = text[1:-1].strip()
-    return text
+ATTACKER_NOTES_STORE_KEY = "harness:attacker_notes"
+"""Store key of a planning attacker's latest private notes (never shown to the target)."""
 
 
 def needs_attacker(metadata: dict[str, Any]) -> bool:
@@ -59,49 +25,6 @@ def needs_attacker(metadata: dict[str, Any]) -> bool:
     driver, max_turns = metadata.get("driver"), int(metadata.get("max_turns", 1))
     ladder_length = len(metadata.get("ladder") or [])
     return driver == "persona" or (driver == "hybrid" and ladder_length < max_turns - 1)
-
-
-async def _attacker_turn(
-    attacker: Model,
-    state: TaskState,
-    persona: PersonaSpec,
-    user_turn: int,
-    tactics_used: list[str],
-    seed: int | None,
-) -> tuple[str | None, dict[str, Any]]:
-    """Ask the attacker for the next user message; None means it ended the conversation."""
-    metadata = state.metadata
-    variables = attacker_variables(
-        persona,
-        metadata["scenario_id"],
-        metadata.get("scenario_description", ""),
-        user_turn - 1,
-        metadata["max_turns"] - 1,
-        tactics_used,
-    )
-    near = Path(metadata["scenario_dir"]) if metadata.get("scenario_dir") else None
-    system, start = render_attacker(persona, variables, near)
-    messages: list[ChatMessage] = [
-        ChatMessageSystem(content=system),
-        *swap_roles(state.messages, start),
-    ]
-    info: dict[str, Any] = {
-        "attacker_model": str(attacker),
-        "attacker_prompt_sha256": sha256(system + "\n" + start),
-    }
-    # The attacker's calls must not count against the target's limits.
-    with message_limit(None), suspend_token_limit(), suspend_turn_limit():
-        output = await attacker.generate(
-            messages, config=GenerateConfig(seed=None if seed is None else seed + user_turn)
-        )
-    if output.error:
-        info["attacker_error"] = output.error
-        return None, info
-    text = clean_attacker_text(output.completion)
-    if END_CONVERSATION in text or not text:
-        info["attacker_ended"] = True
-        return None, info
-    return text, info
 
 
 @solver
@@ -123,20 +46,43 @@ def dialogue() -> Solver:
         replay_turns: list[dict[str, Any]] = metadata.get("replay_turns") or []
         persona_data = metadata.get("persona")
         persona = PersonaSpec(**persona_data) if persona_data else None
+        backtracking = persona.backtracking if persona is not None else None
+        max_backtracks = int(backtracking["max_backtracks"]) if backtracking else 0
+        near = Path(metadata["scenario_dir"]) if metadata.get("scenario_dir") else None
         seed: int | None = metadata.get("seed")
         attacker = None
         if needs_attacker(metadata):
             # Fails now, before any target call, when the role is not bound.
             attacker = get_model(role="attacker", required=True)
 
-        record: dict[str, Any] = {"stop_reason": None, "attacker_calls": 0}
+        record: dict[str, Any] = {
+            "stop_reason": None,
+            "attacker_calls": 0,
+            "backtracks": 0,
+            "resistance_checks": 0,
+            "branches": [],
+            "notes": [],
+        }
         assistant_turns = 0
         user_turns = 1
         tactics_used: list[str] = []
+        # User turn -> messages tried there and rolled back: {tactic, message}.
+        failed: dict[int, list[dict[str, str]]] = {}
+        notes = ""
         info: dict[str, Any]
         while True:
             state = await generate(state, seed=seed)
             assistant_turns += 1
+            if (
+                backtracking is not None
+                and persona is not None
+                and record["backtracks"] < max_backtracks
+                and await _rolled_back(
+                    state, persona, backtracking, user_turns, tactics_used, failed, record
+                )
+            ):
+                assistant_turns -= 1
+                user_turns -= 1
             rung = assistant_turns - 1
             # Checked first: a replay that sent every recorded turn ended as recorded.
             if driver == REPLAY_DRIVER and rung >= len(replay_turns):
@@ -162,18 +108,54 @@ def dialogue() -> Solver:
                 break
             else:
                 assert attacker is not None and persona is not None
-                record["attacker_calls"] += 1
-                next_text, details = await _attacker_turn(
-                    attacker, state, persona, user_turns + 1, tactics_used, seed
+                turn_number = user_turns + 1
+                allowed = allowed_tactics(persona.tactics, persona.schedule, turn_number)
+                tried_here = failed.get(turn_number, [])
+                tactic_name = choose_tactic(
+                    allowed, tactics_used, [a["tactic"] for a in tried_here]
                 )
-                if next_text is None:
-                    record["stop_reason"] = (
-                        "attacker_error" if "attacker_error" in details else "attacker_ended"
+                tactic_prompt = None
+                if tactic_name is not None:
+                    variables = attacker_variables(
+                        persona,
+                        metadata["scenario_id"],
+                        metadata.get("scenario_description", ""),
+                        turn_number - 1,
+                        max_turns - 1,
+                        tactics_used,
                     )
-                    record["attacker_detail"] = details
+                    tactic_prompt = render_tactic(tactic_name, near, variables)
+                record["attacker_calls"] += 1
+                reply = await attacker_turn(
+                    attacker,
+                    state,
+                    persona,
+                    turn_number,
+                    tactics_used,
+                    seed,
+                    tactic=tactic_prompt,
+                    failed_attempts=tried_here,
+                    notes=notes,
+                )
+                if reply.notes is not None:
+                    notes = reply.notes
+                    record["notes"].append({"user_turn": turn_number, "notes": notes})
+                    state.store.set(ATTACKER_NOTES_STORE_KEY, notes)
+                if reply.text is None:
+                    record["stop_reason"] = (
+                        "attacker_error" if "attacker_error" in reply.info else "attacker_ended"
+                    )
+                    record["attacker_detail"] = reply.info
                     break
-                text = next_text
-                info = {"driver": "persona", "tactic": None, **details}
+                text = reply.text
+                info = {
+                    "driver": "persona",
+                    "tactic": tactic_name,
+                    "attempt": len(tried_here) + 1,
+                    **reply.info,
+                }
+                if tactic_name:
+                    tactics_used.append(tactic_name)
             user_turns += 1
             state.messages.append(
                 ChatMessageUser(content=text, metadata={**info, "turn": user_turns})
@@ -184,3 +166,59 @@ def dialogue() -> Solver:
         return state
 
     return solve
+
+
+async def _rolled_back(
+    state: TaskState,
+    persona: PersonaSpec,
+    backtracking: dict[str, Any],
+    user_turns: int,
+    tactics_used: list[str],
+    failed: dict[int, list[dict[str, str]]],
+    record: dict[str, Any],
+) -> bool:
+    """Roll the last exchange back when the target resisted a persona-written message.
+
+    Only when another tactic is left to try at that turn. The target never sees the
+    rolled-back messages again; they are kept in the dialogue record (the sample's
+    store) and as an info event in the transcript, so `inspect view` shows every branch.
+    """
+    if len(state.messages) < 2:
+        return False
+    user_message, reply = state.messages[-2], state.messages[-1]
+    user_info = user_message.metadata or {}
+    if (
+        user_message.role != "user"
+        or reply.role != "assistant"
+        or user_info.get("driver") != "persona"
+    ):
+        return False
+    tactic = user_info.get("tactic")
+    tried = [a["tactic"] for a in failed.get(user_turns, [])] + [str(tactic)]
+    earlier = tactics_used[:-1] if tactics_used and tactic else tactics_used
+    allowed = allowed_tactics(persona.tactics, persona.schedule, user_turns)
+    if choose_tactic(allowed, earlier, tried) is None:
+        return False  # nothing else to try here: the exchange stands
+    opening = next((m.text for m in state.messages if m.role == "user"), "")
+    check = await check_resistance(
+        backtracking, state.metadata, opening, user_message.text, reply.text
+    )
+    record["resistance_checks"] += 1
+    user_message.metadata = {**user_info, "resisted": check.resisted, "check": check.detail}
+    if not check.resisted:
+        return False
+    branch = {
+        "user_turn": user_turns,
+        "tactic": tactic,
+        "user": user_message.text,
+        "assistant": reply.text,
+        "check": check.detail,
+    }
+    record["branches"].append(branch)
+    record["backtracks"] += 1
+    transcript().info({"rolled_back": branch}, source="harness/backtracking")
+    failed.setdefault(user_turns, []).append({"tactic": str(tactic), "message": user_message.text})
+    del state.messages[-2:]
+    if tactic and tactics_used:
+        tactics_used.pop()
+    return True

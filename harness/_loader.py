@@ -19,6 +19,7 @@ from harness._problems import (
     validation_messages,
 )
 from harness._prompts import (
+    SAMPLE_RESISTANCE_VARIABLES,
     SAMPLE_TURNS,
     PersonaSpec,
     attacker_variables,
@@ -30,8 +31,10 @@ from harness._prompts import (
     render_grader_prefix,
     render_grader_retry,
     render_knowledge,
+    render_resistance_check,
 )
 from harness._schema import Rubric, Scenario
+from harness._tactics import find_tactic, load_tactic_file
 from harness._templates import TemplateProblem, check_template, render_string
 from harness._yaml import LoadedYaml, Loc, YamlError, load_yaml_mapping
 
@@ -108,7 +111,8 @@ def _pydantic_problems(file: str, source: LoadedYaml, exc: ValidationError) -> l
     ]
 
 
-def _load_model(path: Path, model: type[M], problems: list[Problem]) -> tuple[M, LoadedYaml] | None:
+def load_model(path: Path, model: type[M], problems: list[Problem]) -> tuple[M, LoadedYaml] | None:
+    """Read a YAML file into `model`; append file:line problems and return None when invalid."""
     file = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -133,6 +137,10 @@ def _load_model(path: Path, model: type[M], problems: list[Problem]) -> tuple[M,
 def load_items(path: Path, problems: list[Problem], where: Problem) -> list[Item]:
     """Read a JSONL items file; each line must be a JSON object."""
     file = display_path(path)
+    if path.exists() and not path.is_file():
+        # A device such as /dev/zero would be read forever.
+        problems.append(Problem(where.file, where.line, where.path, f"not a regular file: {file}"))
+        return []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
@@ -240,6 +248,13 @@ def render_scenario(scenario_file: ScenarioFile, item: Item | None) -> RenderedS
             goal=get("pressure", "persona", "goal"),
             tactics=list(scenario.pressure.persona.tactics),
             template=scenario.pressure.persona.template,
+            schedule=[step.model_dump() for step in scenario.pressure.persona.schedule],
+            planning=scenario.pressure.persona.planning,
+            backtracking=(
+                scenario.pressure.persona.backtracking.model_dump()
+                if scenario.pressure.persona.backtracking is not None
+                else None
+            ),
         )
     expect = None
     if scenario.expect is not None:
@@ -288,7 +303,15 @@ def _check_scenario_templates(scenario_file: ScenarioFile, problems: list[Proble
     persona = rendered.persona if rendered is not None else None
     if persona is not None:
         variables = attacker_variables(
-            persona, scenario_file.scenario.id, scenario_file.scenario.description, 1, 5, []
+            persona,
+            scenario_file.scenario.id,
+            scenario_file.scenario.description,
+            2,
+            5,
+            [],
+            tactic={"name": "t", "description": "d", "instruction": "i"},
+            failed_attempts=[{"tactic": "t", "message": "m"}],
+            notes="n",
         )
         try:
             render_attacker(persona, variables, scenario_file.path.parent)
@@ -305,7 +328,7 @@ def _check_scenario_templates(scenario_file: ScenarioFile, problems: list[Proble
 
 def load_scenario_file(path: Path, problems: list[Problem]) -> ScenarioFile | None:
     """Load one scenario and its items; append problems and return None when invalid."""
-    loaded = _load_model(path, Scenario, problems)
+    loaded = load_model(path, Scenario, problems)
     if loaded is None:
         return None
     scenario, source = loaded
@@ -324,9 +347,69 @@ def load_scenario_file(path: Path, problems: list[Problem]) -> ScenarioFile | No
     return scenario_file if len(problems) == before else None
 
 
+def _check_tactics(
+    scenario_file: ScenarioFile, problems: list[Problem], loaded: dict[Path, bool]
+) -> bool:
+    """Every tactic the scenario names must be a valid file of its tactic library."""
+    scenario = scenario_file.scenario
+    file = display_path(scenario_file.path)
+    named: list[tuple[Loc, str]] = [
+        (("pressure", "turns", i, "tactic"), rung.tactic)
+        for i, rung in enumerate(scenario.pressure.ladder())
+        if rung.tactic is not None
+    ]
+    persona = scenario.pressure.persona
+    if persona is not None:
+        named += [(("pressure", "persona", "tactics", i), t) for i, t in enumerate(persona.tactics)]
+    ok = True
+    for loc, name in named:
+        path = find_tactic(name, scenario_file.path.parent)
+        if path is None:
+            problems.append(
+                Problem(
+                    file,
+                    scenario_file.source.line_of(loc),
+                    dotted(loc),
+                    f"unknown tactic '{name}': no tactics/{name}.yaml beside or above the "
+                    "scenario, nor in the bundled scenarios/tactics/",
+                )
+            )
+            ok = False
+            continue
+        path = path.resolve()
+        if path not in loaded:
+            loaded[path] = load_tactic_file(path, problems) is not None
+        ok = ok and loaded[path]
+    return ok
+
+
+def _check_resistance_template(
+    scenario_file: ScenarioFile, graders: Path, problems: list[Problem]
+) -> bool:
+    """A grader-checked backtracking persona's template must render."""
+    persona = scenario_file.scenario.pressure.persona
+    backtracking = persona.backtracking if persona is not None else None
+    if backtracking is None or backtracking.check != "grader":
+        return True
+    try:
+        render_resistance_check(backtracking.template, SAMPLE_RESISTANCE_VARIABLES, graders)
+    except TemplateProblem as exc:
+        loc = ("pressure", "persona", "backtracking", "template")
+        problems.append(
+            Problem(
+                display_path(scenario_file.path),
+                scenario_file.source.line_of(loc),
+                dotted(loc),
+                str(exc),
+            )
+        )
+        return False
+    return True
+
+
 def load_rubric_file(path: Path, problems: list[Problem]) -> RubricFile | None:
     """Load one rubric and render its templates against a sample transcript."""
-    loaded = _load_model(path, Rubric, problems)
+    loaded = load_model(path, Rubric, problems)
     if loaded is None:
         return None
     rubric, source = loaded
@@ -413,6 +496,7 @@ def load_catalogue(
             catalogue.rubrics[rubric_file.rubric.trait] = rubric_file
     rubric_stems = {p.stem for p in graders.glob("*.yaml")} if graders.is_dir() else set()
     seen_ids: dict[str, str] = {}
+    loaded_tactics: dict[Path, bool] = {}
     wanted = set(traits) if traits else None
     for path in dict.fromkeys(p.resolve() for p in scenario_files):
         scenario_file = load_scenario_file(path, problems)
@@ -431,6 +515,9 @@ def load_catalogue(
             )
             continue
         seen_ids[scenario.id] = file
+        tactics_ok = _check_tactics(scenario_file, problems, loaded_tactics)
+        if not (_check_resistance_template(scenario_file, graders, problems) and tactics_ok):
+            continue
         if scenario.trait not in rubric_stems:
             problems.append(
                 Problem(

@@ -7,7 +7,7 @@ each template receives, so validation and runs render exactly the same way.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +53,11 @@ class PersonaSpec:
     goal: str
     tactics: list[str]
     template: str
+    schedule: list[dict[str, Any]] = field(default_factory=list)
+    """Escalation steps `{from_turn, tactics}` (see `EscalationStep`)."""
+    planning: bool = False
+    backtracking: dict[str, Any] | None = None
+    """A `Backtracking` as a dict, or None when the persona never rolls back."""
 
 
 def find_scenario_template(name: str, near: Path | None) -> Path:
@@ -83,8 +88,17 @@ def attacker_variables(
     user_turn: int,
     max_user_turns: int,
     tactics_used: list[str],
+    *,
+    tactic: dict[str, str] | None = None,
+    failed_attempts: list[dict[str, str]] | None = None,
+    notes: str = "",
 ) -> dict[str, Any]:
-    """Variables of the attacker templates (`attacker_system.j2`, `attacker_start.j2`)."""
+    """Variables of the attacker templates (`attacker_system.j2`, `attacker_start.j2`).
+
+    `tactic` is the tactic to use this turn (name, description, rendered instruction);
+    `failed_attempts` the messages rolled back at this turn because the target resisted
+    them (tactic, message); `notes` the attacker's private notes so far (planning).
+    """
     return {
         "persona": {
             "description": persona.description,
@@ -96,6 +110,10 @@ def attacker_variables(
         "max_turns": max_user_turns,
         "turns_left": max(0, max_user_turns - user_turn),
         "tactics_used": tactics_used,
+        "tactic": tactic,
+        "failed_attempts": failed_attempts or [],
+        "planning": persona.planning,
+        "notes": notes,
         "end_token": END_CONVERSATION,
     }
 
@@ -161,6 +179,37 @@ def render_grader_retry(
     variables = {"error": error, "n_assistant_turns": n_assistant_turns}
     return render_file(find_grader_template(rubric.retry_template, graders), variables)
 
+
+RESISTANCE_DEFAULT_TEMPLATE = "resistance_check.j2"
+
+
+def resistance_variables(
+    scenario: dict[str, Any], goal: str, user_message: str, reply: str, error: str = ""
+) -> dict[str, Any]:
+    """Variables of the backtracking resistance check (`resistance_check.j2`).
+
+    With `error` set the template renders the short re-ask after an unusable reply.
+    """
+    return {
+        "scenario": scenario,
+        "goal": goal,
+        "user_message": user_message,
+        "reply": reply,
+        "error": error,
+    }
+
+
+def render_resistance_check(
+    template: str, variables: dict[str, Any], graders: Path | None = None
+) -> str:
+    """Render the cheap per-turn check asking the grader whether the target resisted."""
+    return render_file(find_grader_template(template, graders), variables)
+
+
+SAMPLE_RESISTANCE_VARIABLES = resistance_variables(
+    {"id": "x/y", "description": "d"}, "get the assistant to say 5", "It's 5.", "It is 4."
+)
+"""Variables the resistance check template is test-rendered with at validation time."""
 
 SAMPLE_TURNS = [
     Turn("user", "What is 2 + 2?", 1),

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from harness._schema import KnowledgeVerdict, Rubric, Scenario, Verdict
+from harness._schema import KnowledgeVerdict, Rubric, Scenario, TacticSpec, Verdict
 
 
 def _type_name(schema: dict[str, Any]) -> str:
@@ -46,6 +46,7 @@ def reference_markdown() -> str:
     ]
     documents: list[tuple[str, type[BaseModel]]] = [
         ("Scenario files (`scenarios/<trait>/*.yaml`)", Scenario),
+        ("Tactic files (`scenarios/tactics/<name>.yaml`)", TacticSpec),
         ("Rubric files (`graders/<trait>.yaml`)", Rubric),
         ("Behaviour grader reply (JSON)", Verdict),
         ("Knowledge grader reply (JSON)", KnowledgeVerdict),

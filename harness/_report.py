@@ -17,10 +17,14 @@ from inspect_ai.log import EvalLog, EvalSample
 from harness import __version__
 from harness._metrics import wilson_interval
 from harness._stats import bootstrap_ci, bootstrap_ci_two_samples
+from harness._strength import driver_comparison, strength_by_trait, variant_of
 from harness._summary import SCORER_NAME, RunSummary, summarise, verdict_scorer
 
 ARMS = ("pressure", "single_turn", "knowledge")
 """The arms of a run: multi-turn pressure, single-turn probe, knowledge probe."""
+
+COMPARISON_ARM = "driver_comparison"
+"""The `arm` of the extra pressure runs of `harness run --compare-drivers`."""
 
 KNOWLEDGE_SCORER_NAME = "knowledge_grader"
 REPORT_SEED = 0
@@ -78,6 +82,23 @@ def latest_samples(logs: list[EvalLog]) -> dict[str, list[EvalLog]]:
             kept_logs.append(log.model_copy(update={"samples": kept}))
         result[arm] = kept_logs
     return result
+
+
+def latest_variant_samples(logs: list[EvalLog]) -> list[EvalLog]:
+    """The driver-comparison logs, each sample kept once per driver variant (newest)."""
+    seen: set[tuple[str, str, int]] = set()
+    kept_logs: list[EvalLog] = []
+    for log in sorted(logs, key=lambda item: item.eval.created, reverse=True):
+        if (log.eval.metadata or {}).get("arm") != COMPARISON_ARM:
+            continue
+        kept: list[EvalSample] = []
+        for sample in log.samples or []:
+            key = (variant_of(log), str(sample.id), sample.epoch)
+            if key not in seen:
+                seen.add(key)
+                kept.append(sample)
+        kept_logs.append(log.model_copy(update={"samples": kept}))
+    return kept_logs
 
 
 def _finite(x: float) -> float | None:
@@ -224,6 +245,7 @@ class Report:
     single_turn: RunSummary | None
     skipped_single_turn: list[str]
     missing_arms: list[str]
+    drivers: dict[str, Any] | None = None
 
     def unscored(self) -> dict[str, dict[str, Any]]:
         """Per arm: unscored count and reasons over all traits."""
@@ -254,6 +276,7 @@ class Report:
             "single_turn_skipped_scenarios": self.skipped_single_turn,
             "pressure_detail": self.pressure.as_dict() if self.pressure else None,
             "single_turn_detail": self.single_turn.as_dict() if self.single_turn else None,
+            "driver_comparison": self.drivers,
         }
 
 
@@ -285,6 +308,7 @@ def build_report(logs: list[EvalLog], calibration: dict[str, dict[str, Any]]) ->
         for sample in log.samples or []:
             trait = str((sample.metadata or {}).get("trait", "unknown"))
             knowledge.setdefault(trait, KnowledgeGroup()).add(sample)
+    strength = strength_by_trait(by_arm.get("pressure", []))
     multi_by_trait = _violations_by_trait(by_arm.get("pressure", []))
     single_by_trait = _violations_by_trait(by_arm.get("single_turn", []))
     trait_names = sorted(
@@ -311,6 +335,7 @@ def build_report(logs: list[EvalLog], calibration: dict[str, dict[str, Any]]) ->
             "rubric_version": (pressure.rubric_versions.get(trait) if pressure else None)
             or (single.rubric_versions.get(trait) if single else None),
             "grader_calibration": calibration.get(trait),
+            "attacker_strength": strength.get(trait),
         }
     roles: dict[str, set[str]] = {}
     for summary in (pressure, single):
@@ -327,6 +352,13 @@ def build_report(logs: list[EvalLog], calibration: dict[str, dict[str, Any]]) ->
             for s in (log.eval.metadata or {}).get("skipped_scenarios") or []
         }
     )
+    comparison_logs = latest_variant_samples(logs)
+    comparison_checkpoints = {checkpoint_of(log) for log in comparison_logs}
+    if comparison_checkpoints - set(checkpoints):
+        raise SeveralCheckpoints(
+            "the driver-comparison logs are of another checkpoint "
+            f"({', '.join(sorted(comparison_checkpoints - set(checkpoints)))})"
+        )
     return Report(
         checkpoint=checkpoints[0],
         model=all_logs[0].eval.model,
@@ -337,6 +369,7 @@ def build_report(logs: list[EvalLog], calibration: dict[str, dict[str, Any]]) ->
         single_turn=single,
         skipped_single_turn=skipped,
         missing_arms=[arm for arm in ARMS if arm not in by_arm],
+        drivers=driver_comparison(comparison_logs),
     )
 
 

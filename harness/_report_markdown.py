@@ -142,6 +142,8 @@ def report_markdown(report: dict[str, Any]) -> str:
                     f"{group['unscored']} unscored)"
                 )
             lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    lines += _strength_lines(report)
+    lines += _driver_lines(report.get("driver_comparison"))
     lines += ["", "## Grader calibration", ""]
     lines += [_calibration(n, t["grader_calibration"]) for n, t in report["traits"].items()]
     notes = _notes(report)
@@ -171,3 +173,78 @@ def _notes(report: dict[str, Any]) -> list[str]:
     if any(g.startswith("embedded/") for g in report["roles"].get("grader", [])):
         notes.append(f"- {EMBEDDED_GRADER_NOTE}")
     return notes
+
+
+def _turn(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _strength_lines(report: dict[str, Any]) -> list[str]:
+    """Tactic strength: per trait, the flips each tactic induced while the target held."""
+    rows: list[str] = []
+    for name, trait in report["traits"].items():
+        strength = trait.get("attacker_strength") or {}
+        for tactic, row in (strength.get("tactics") or {}).items():
+            rows.append(
+                f"| {name} | {tactic} | {row['applied']} | {row['rolled_back']} "
+                f"| {row['induced_flips']} "
+                f"| {pct(row['induced_rate'])} ({interval(row['ci95'])}) "
+                f"| {_turn(row['mean_turn_of_flip'])} |"
+            )
+    if not rows:
+        return []
+    backtracks = sum(
+        int((trait.get("attacker_strength") or {}).get("backtracks", 0))
+        for trait in report["traits"].values()
+    )
+    return [
+        "",
+        "## Attacker strength per tactic (multi-turn)",
+        "",
+        "Turns answered while the target still held, exchanges rolled back because the "
+        "target resisted (backtracking), flips on the kept turns, and the induced rate "
+        "(flips / turns applied, 95% Wilson interval). "
+        f"Backtracks (rolled-back exchanges) over the run: {backtracks}.",
+        "",
+        "| trait | tactic | turns applied | rolled back | flips induced | induced rate "
+        "| mean turn of flip |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+    ]
+
+
+def _driver_lines(comparison: dict[str, Any] | None) -> list[str]:
+    """The driver comparison: violation rate per driver, and the paired difference."""
+    if not comparison:
+        return []
+    reference = comparison["reference"]
+    lines = [
+        "",
+        "## Driver comparison",
+        "",
+        f"The same scenarios under each driver; differences are paired on scenario x item "
+        f"against `{reference}` (bootstrap 95% interval).",
+        "",
+        "| trait | driver | violation rate | mean turn of flip | mean backtracks "
+        f"| vs {reference} |",
+        "|---|---|---|---|---|---|",
+    ]
+    for trait, variants in comparison["traits"].items():
+        for variant, row in variants.items():
+            versus = row.get("vs_reference")
+            diff = (
+                "—"
+                if not versus
+                else f"{signed_pct(versus['difference'])} ({interval(versus['ci95'], True)}, "
+                f"n={versus['n_pairs']})"
+            )
+            lines.append(
+                f"| {trait} | {variant} | {pct(row['violation_rate'])} (n={row['scored']}) "
+                f"| {_turn(row['mean_turn_of_flip'])} | {_turn(row['mean_backtracks'])} | {diff} |"
+            )
+    if comparison.get("skipped_scenarios"):
+        lines += [
+            "",
+            "Left out (driver does not fit): " + "; ".join(comparison["skipped_scenarios"]),
+        ]
+    return lines

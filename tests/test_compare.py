@@ -227,7 +227,7 @@ def test_other_scenario_version_is_not_paired(
     scenario = tmp_path / "scenarios" / "sycophancy" / "factual-pushback.yaml"
     scenario.parent.mkdir(parents=True)
     shutil.copytree(FACTUAL.parent / "items", scenario.parent / "items")
-    scenario.write_text(FACTUAL.read_text().replace("version: 1", "version: 2", 1))
+    scenario.write_text(FACTUAL.read_text().replace("version: 2", "version: 3", 1))
     _run_checkpoint(tmp_path / "v2", "v2", _holding, scenarios=str(scenario))
     code = main(["compare", str(runs / "base"), str(tmp_path / "v2"), "--json",
                  str(tmp_path / "c.json")])  # fmt: skip
@@ -237,9 +237,9 @@ def test_other_scenario_version_is_not_paired(
     assert code == 0
     assert {r["arm"] for r in document["comparisons"]} == {"knowledge"}
     reasons = {(s["arm"], s["reason"]) for s in document["skipped"]}
-    assert ("pressure", "scenario version 1 vs 2") in reasons
-    assert ("single_turn", "scenario version 1 vs 2") in reasons
-    assert any("scenario version 1 vs 2" in w for w in document["warnings"])
+    assert ("pressure", "scenario version 2 vs 3") in reasons
+    assert ("single_turn", "scenario version 2 vs 3") in reasons
+    assert any("scenario version 2 vs 3" in w for w in document["warnings"])
 
 
 def test_replayed_run_pairs_with_the_baseline_and_gives_attacker_variance(

@@ -362,7 +362,7 @@ def test_bad_driver_is_rejected() -> None:
 def test_log_records_what_results_depend_on(tmp_path: Path) -> None:
     log = run(echo_target(), {"grader": holding_grader()}, tmp_path, driver="scripted", max_turns=2)
     metadata = log.eval.metadata or {}
-    assert metadata["scenarios"] == {"sycophancy/factual-pushback": 1}
+    assert metadata["scenarios"] == {"sycophancy/factual-pushback": 2}
     assert metadata["rubrics"]["sycophancy"] >= 1
     assert any(k.endswith("facts.jsonl") for k in metadata["files_sha256"])
     assert any(k.endswith("rubric_grader.j2") for k in metadata["files_sha256"])

@@ -9,9 +9,14 @@ import pytest
 from harness._dataset import build_samples
 from harness._loader import Catalogue, load_catalogue, render_scenario
 from harness._paths import scenarios_dir
+from harness._problems import Problem
 from harness._prompts import attacker_variables, render_attacker, render_knowledge
+from harness._tactics import SAMPLE_VARIABLES, load_tactic_file, render_tactic
 
-SCENARIO_FILES = sorted(p for p in scenarios_dir().rglob("*.yaml") if "templates" not in p.parts)
+SCENARIO_FILES = sorted(
+    p for p in scenarios_dir().rglob("*.yaml") if not {"templates", "tactics"} & set(p.parts)
+)
+TACTIC_FILES = sorted((scenarios_dir() / "tactics").glob("*.yaml"))
 
 
 def test_bundled_scenarios_exist() -> None:
@@ -39,6 +44,32 @@ def test_scenario_loads_and_renders(path: Path) -> None:
     samples = build_samples(catalogue)
     assert len(samples) == max(1, len(scenario_file.items))
     assert len({s.id for s in samples}) == len(samples)
+
+
+@pytest.mark.parametrize("path", TACTIC_FILES, ids=lambda p: p.stem)
+def test_tactic_loads_and_renders(path: Path) -> None:
+    problems: list[Problem] = []
+    tactic = load_tactic_file(path, problems)
+    assert problems == [] and tactic is not None
+    text = render_tactic(path.stem, path.parent.parent / "sycophancy", SAMPLE_VARIABLES)
+    assert text["instruction"].startswith("Tactic this turn:")
+    assert text["description"] == tactic.spec.description
+
+
+def test_tactic_library_covers_the_issue_tactics() -> None:
+    names = {p.stem for p in TACTIC_FILES}
+    assert {
+        "authority",
+        "social_proof",
+        "repetition",
+        "frustration",
+        "flattery",
+        "guilt",
+        "feigned_vulnerability",
+        "incremental_commitment",
+        "reframing",
+        "false_evidence",
+    } <= names
 
 
 def test_factual_items_cover_forty_questions() -> None:

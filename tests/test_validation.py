@@ -81,9 +81,18 @@ def test_wrong_type(tree: Path) -> None:
         load(tree)
 
 
-def test_wrong_enum(tree: Path) -> None:
+def test_unknown_tactic(tree: Path) -> None:
     write(tree, GOOD.replace("tactic: authority", "tactic: bribery"))
-    with pytest.raises(ValidationFailed, match=r"capital\.yaml:12: pressure\.turns\.1\.tactic"):
+    with pytest.raises(
+        ValidationFailed,
+        match=r"capital\.yaml:12: pressure\.turns\.1\.tactic: unknown tactic 'bribery'",
+    ):
+        load(tree)
+
+
+def test_wrong_enum(tree: Path) -> None:
+    write(tree, GOOD.replace("driver: scripted", "driver: telepathic"))
+    with pytest.raises(ValidationFailed, match=r"capital\.yaml:\d+: pressure\.driver: "):
         load(tree)
 
 
