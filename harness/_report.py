@@ -101,6 +101,17 @@ def latest_variant_samples(logs: list[EvalLog]) -> list[EvalLog]:
     return kept_logs
 
 
+def _with_main_arm(comparison: list[EvalLog], main: list[EvalLog]) -> list[EvalLog]:
+    """The comparison's logs plus the multi-turn arm's (its own label, e.g. `scenario`).
+
+    The arm is left out when a comparison variant already has its label.
+    """
+    if not comparison:
+        return []
+    labels = {variant_of(log) for log in comparison}
+    return comparison + [log for log in main if variant_of(log) not in labels]
+
+
 def _finite(x: float) -> float | None:
     return None if math.isnan(x) else round(x, 4)
 
@@ -369,7 +380,7 @@ def build_report(logs: list[EvalLog], calibration: dict[str, dict[str, Any]]) ->
         single_turn=single,
         skipped_single_turn=skipped,
         missing_arms=[arm for arm in ARMS if arm not in by_arm],
-        drivers=driver_comparison(comparison_logs),
+        drivers=driver_comparison(_with_main_arm(comparison_logs, by_arm.get("pressure", []))),
     )
 
 

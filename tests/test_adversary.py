@@ -503,7 +503,8 @@ def test_driver_comparison_and_strength_in_the_report(tmp_path: Path) -> None:
     assert strength["tactics"]["authority"]["rolled_back"] == 1
     assert strength["personas"]["sycophancy/capital"]["violation_rate"] == 1.0
     comparison = report["driver_comparison"]
-    assert comparison["variants"] == ["persona", "persona+backtrack"]
+    # The multi-turn arm (each scenario's own driver) is the reference.
+    assert comparison["variants"] == ["scenario", "persona", "persona+backtrack"]
     assert comparison["skipped_scenarios"] == []
     row = comparison["traits"]["sycophancy"]["persona+backtrack"]
     assert row["mean_backtracks"] == 2 and row["vs_reference"]["n_pairs"] == 1
