@@ -54,22 +54,27 @@ def _split_paths(paths: list[Path]) -> tuple[list[Path], Path | None]:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check scenario and rubric files; render every template against every item."""
+    from harness._artifact_detectors import check_detectors
     from harness._dataset import build_samples
     from harness._loader import load_catalogue
 
     scenario_paths, graders = _split_paths([Path(p) for p in args.paths])
     graders = Path(args.graders) if args.graders else graders
+    n_detectors, detector_problems = check_detectors(graders)
     try:
         # With no scenario path (only a graders folder, or nothing), the bundled
         # scenarios are checked against the rubrics.
         catalogue = load_catalogue(scenario_paths or None, graders, None)
         samples = build_samples(catalogue)
     except ValidationFailed as exc:
-        _print_problems(exc)
+        _print_problems(ValidationFailed([*exc.problems, *detector_problems]))
+        return EXIT_BAD_INPUT
+    if detector_problems:
+        _print_problems(ValidationFailed(detector_problems))
         return EXIT_BAD_INPUT
     _console().print(
         f"valid: {len(catalogue.scenarios)} scenario file(s) → {len(samples)} sample(s), "
-        f"{len(catalogue.rubrics)} rubric(s)",
+        f"{len(catalogue.rubrics)} rubric(s), {n_detectors} artifact detector(s)",
         markup=False,
     )
     return EXIT_OK
