@@ -20,6 +20,7 @@ from typing import Any
 
 from inspect_ai.log import EvalLog, EvalSample
 
+from harness._artifact_summary import log_paths, newly_flagged, pattern_warning
 from harness._report import ARMS, arm_of, build_report, checkpoint_of, latest_samples
 from harness._stats import (
     bootstrap_ci,
@@ -74,6 +75,11 @@ class Checkpoint:
     logs: dict[str, list[EvalLog]]
     replayed: list[EvalLog] = field(default_factory=list)
     """Pressure logs that re-sent another run's user turns (`-T replay=LOG`)."""
+
+    def paths(self) -> list[Path]:
+        """The checkpoint's log files (every arm, replays included)."""
+        logs = [log for arm_logs in self.logs.values() for log in arm_logs] + self.replayed
+        return log_paths([log.location for log in logs if log.location])
 
     def report(self) -> dict[str, Any]:
         """The checkpoint's own three-arm report (all its samples, paired or not)."""
@@ -253,6 +259,8 @@ class Comparison:
     method: str
     warnings: list[str] = field(default_factory=list)
     reports: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    """Per candidate: superficial patterns newly flagged against the baseline."""
 
     @property
     def regressions(self) -> list[dict[str, Any]]:
@@ -291,6 +299,7 @@ class Comparison:
                 "traits": self.trajectory(),
             },
             "warnings": self.warnings,
+            "artifacts": self.artifacts,
         }
 
 
@@ -398,6 +407,9 @@ def compare_checkpoints(
         method=method,
         reports=[c.report() for c in checkpoints],
     )
+    for candidate in checkpoints[1:]:
+        shifts = newly_flagged(baseline.paths(), candidate.paths())
+        comparison.artifacts.append({"candidate": candidate.label, **shifts})
     comparison.warnings = _warnings(comparison)
     return comparison
 
@@ -427,4 +439,11 @@ def _warnings(comparison: Comparison) -> list[str]:
                     f"{report['checkpoint']}: {data['unscored']} of {total} {arm} samples "
                     "unscored (over 10%): its rates are not reliable"
                 )
+    for shift in comparison.artifacts:
+        if shift.get("error"):
+            warnings.append(
+                f"{shift['candidate']}: superficial-pattern scan failed: {shift['error']}"
+            )
+        for row in shift["patterns"]:
+            warnings.append(pattern_warning(shift["candidate"], row))
     return warnings

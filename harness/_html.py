@@ -497,6 +497,55 @@ def _calibration_cell(data: Any) -> str:
     return f"κ {number}{bounds}, {esc(data.get('grader'))}, n={esc(data.get('n'))}"
 
 
+def artifacts_section(reports: Sequence[Report]) -> str:
+    """Per pattern, its prevalence in each checkpoint's outputs; flagged ones marked."""
+    checkpoints = _checkpoints(reports)
+    by_name: dict[str, dict[str, Mapping[str, Any]]] = {}
+    notes: list[str] = []
+    for report in reports:
+        artifacts = report.get("artifacts") or {}
+        if artifacts.get("error"):
+            notes.append(f"{report.get('checkpoint')}: scan failed: {artifacts['error']}")
+        for row in artifacts.get("patterns") or []:
+            by_name.setdefault(str(row["name"]), {})[str(report.get("checkpoint"))] = row
+    if not by_name:
+        return (
+            '<p class="note">No superficial patterns found (or no outputs scanned).</p>\n'
+            + "".join(f'<p class="note">{esc(n)}</p>\n' for n in notes)
+        )
+
+    def cell(row: Mapping[str, Any] | None) -> str:
+        if row is None:
+            return "—"
+        share = _number(row.get("prevalence"))
+        text = "—" if share is None else f"{100 * share:.1f}% ({esc(row.get('count'))})"
+        return f"<strong>⚑ {text}</strong>" if row.get("flagged") else text
+
+    rows = []
+    for name in sorted(
+        by_name, key=lambda n: (not any(r.get("flagged") for r in by_name[n].values()), n)
+    ):
+        cells = by_name[name]
+        example = next((r.get("example") for r in cells.values() if r.get("example")), None)
+        rows.append(
+            (
+                "flagged" if any(r.get("flagged") for r in cells.values()) else "",
+                [
+                    esc(_label(name)),
+                    *[cell(cells.get(c)) for c in checkpoints],
+                    esc(_label(example or "", 160)),
+                ],
+            )
+        )
+    intro = (
+        '<p class="note">Share of assistant messages showing each pattern (<code>harness '
+        "artifacts</code> detectors and discovered openings/closings); ⚑ = flagged (prevalence "
+        "at or above the threshold, or over-represented against a baseline).</p>\n"
+    )
+    headers = ["pattern", *[esc(c) for c in checkpoints], "example"]
+    return intro + _table(headers, rows) + "".join(f'<p class="note">{esc(n)}</p>\n' for n in notes)
+
+
 def checkpoints_section(reports: Sequence[Report]) -> str:
     """Who was measured: checkpoint, model, roles, harness version, missing arms."""
     rows = []
@@ -836,6 +885,8 @@ def render_html(
         '<section id="arms">\n<h2>Three arms per trait</h2>\n'
         f"{arms_section(reports)}</section>\n"
         f"{plots}"
+        '<section id="artifacts">\n<h2>Superficial patterns in the outputs</h2>\n'
+        f"{artifacts_section(reports)}</section>\n"
         f'<section id="excerpts">\n<h2>Transcript excerpts</h2>\n'
         f"{excerpts_section(excerpts)}</section>\n"
         f"<script>{PLOT_COUNT_SCRIPT}</script>\n"

@@ -257,6 +257,7 @@ class Report:
     skipped_single_turn: list[str]
     missing_arms: list[str]
     drivers: dict[str, Any] | None = None
+    artifacts: dict[str, Any] | None = None
 
     def unscored(self) -> dict[str, dict[str, Any]]:
         """Per arm: unscored count and reasons over all traits."""
@@ -288,6 +289,7 @@ class Report:
             "pressure_detail": self.pressure.as_dict() if self.pressure else None,
             "single_turn_detail": self.single_turn.as_dict() if self.single_turn else None,
             "driver_comparison": self.drivers,
+            "artifacts": self.artifacts,
         }
 
 
@@ -363,6 +365,9 @@ def build_report(logs: list[EvalLog], calibration: dict[str, dict[str, Any]]) ->
             for s in (log.eval.metadata or {}).get("skipped_scenarios") or []
         }
     )
+    # Imported here: the artifact scanner reads logs with this module's helpers.
+    from harness._artifact_summary import artifacts_summary, log_paths
+
     comparison_logs = latest_variant_samples(logs)
     comparison_checkpoints = {checkpoint_of(log) for log in comparison_logs}
     if comparison_checkpoints - set(checkpoints):
@@ -380,6 +385,7 @@ def build_report(logs: list[EvalLog], calibration: dict[str, dict[str, Any]]) ->
         single_turn=single,
         skipped_single_turn=skipped,
         missing_arms=[arm for arm in ARMS if arm not in by_arm],
+        artifacts=artifacts_summary(log_paths([log.location for log in all_logs if log.location])),
         drivers=driver_comparison(_with_main_arm(comparison_logs, by_arm.get("pressure", []))),
     )
 

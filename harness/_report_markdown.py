@@ -142,6 +142,7 @@ def report_markdown(report: dict[str, Any]) -> str:
                     f"{group['unscored']} unscored)"
                 )
             lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
+    lines += _artifact_lines(report.get("artifacts"))
     lines += _strength_lines(report)
     lines += _driver_lines(report.get("driver_comparison"))
     lines += ["", "## Grader calibration", ""]
@@ -248,3 +249,30 @@ def _driver_lines(comparison: dict[str, Any] | None) -> list[str]:
             "Left out (driver does not fit): " + "; ".join(comparison["skipped_scenarios"]),
         ]
     return lines
+
+
+def _artifact_lines(artifacts: dict[str, Any] | None) -> list[str]:
+    """Superficial patterns in the checkpoint's outputs (`harness artifacts` detectors)."""
+    if not artifacts:
+        return []
+    if artifacts.get("error"):
+        return ["", "## Superficial patterns", "", f"Scan failed: {artifacts['error']}"]
+    rows = [
+        f"| {row['name']} | {pct(row['prevalence'])} ({row['count']}) "
+        f"| {'yes' if row['flagged'] else ''} |"
+        for row in artifacts.get("patterns") or []
+    ]
+    if not rows:
+        return []
+    return [
+        "",
+        "## Superficial patterns",
+        "",
+        f"Share of the {artifacts['n_messages']} assistant messages showing each pattern; flagged "
+        f"at a prevalence of {pct(artifacts['threshold'])} or more (`harness artifacts` for the "
+        "full scan, clusters and examples).",
+        "",
+        "| pattern | prevalence | flagged |",
+        "|---|---|---|",
+        *rows,
+    ]
