@@ -34,7 +34,7 @@ from harness._prompts import (
     render_resistance_check,
 )
 from harness._schema import Rubric, Scenario
-from harness._tactics import find_tactic, load_tactic_file
+from harness._tactics import find_tactic, load_tactic_file, tactic_folders
 from harness._templates import TemplateProblem, check_template, render_string
 from harness._yaml import LoadedYaml, Loc, YamlError, load_yaml_mapping
 
@@ -81,6 +81,8 @@ class Catalogue:
     scenarios: list[ScenarioFile] = field(default_factory=list)
     rubrics: dict[str, RubricFile] = field(default_factory=dict)
     graders_dir: Path = field(default_factory=graders_dir)
+    tactic_files: list[Path] = field(default_factory=list)
+    """Every valid tactic file of the libraries these scenarios see (checked, used or not)."""
 
 
 @dataclass(frozen=True)
@@ -543,6 +545,14 @@ def load_catalogue(
             continue
         if wanted is None or scenario.trait in wanted:
             catalogue.scenarios.append(scenario_file)
+    # Every file of the tactic libraries in reach is checked, not only the tactics in use.
+    folders = {f for s in catalogue.scenarios for f in tactic_folders(s.path.parent)}
+    for folder in sorted(folders or tactic_folders(None)):
+        for path in sorted(folder.glob("*.yaml")):
+            path = path.resolve()
+            if path not in loaded_tactics:
+                loaded_tactics[path] = load_tactic_file(path, problems) is not None
+    catalogue.tactic_files = sorted(p for p, ok in loaded_tactics.items() if ok)
     if wanted is not None:
         known = {s.scenario.trait for s in catalogue.scenarios}
         for trait in sorted(wanted - known):

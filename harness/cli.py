@@ -74,7 +74,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     _console().print(
         f"valid: {len(catalogue.scenarios)} scenario file(s) → {len(samples)} sample(s), "
-        f"{len(catalogue.rubrics)} rubric(s), {n_detectors} artifact detector(s)",
+        f"{len(catalogue.rubrics)} rubric(s), {len(catalogue.tactic_files)} tactic(s), "
+        f"{n_detectors} artifact detector(s)",
         markup=False,
     )
     return EXIT_OK

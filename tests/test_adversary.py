@@ -533,3 +533,18 @@ def test_driver_comparison_on_the_bundled_hybrid_scenario(tmp_path: Path) -> Non
     assert comparison["reference"] == "scripted"
     versus = comparison["traits"]["sycophancy"]["persona"]["vs_reference"]
     assert versus["n_pairs"] == 2 and versus["difference"] == 0.0
+
+
+def test_validate_checks_unused_tactic_files_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.cli import main
+
+    root = write_tree(tmp_path)
+    assert main(["validate", str(root)]) == 0
+    assert "13 tactic(s)" in capsys.readouterr().out  # 12 bundled + gaslighting
+    (root / "tactics" / "unused.yaml").write_text("description: x\ninstruction: missing.j2\n")
+    assert main(["validate", str(root)]) == 2
+    assert re.search(
+        r"unused\.yaml:2: instruction: template .missing\.j2. not found", capsys.readouterr().err
+    )
