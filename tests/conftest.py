@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,9 @@ import pytest
 from inspect_ai.model import ChatMessage, Model, ModelAPI, ModelOutput, ModelUsage, get_model
 
 REPO = Path(__file__).resolve().parent.parent
+# `bench` (the mock model server) is imported by tests but not installed.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 
 @pytest.fixture(autouse=True)
