@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from harness._artifact_autorate import autorate_args_problem, run_autorate
 from harness._artifact_cluster import EmbedderUnavailable
 from harness._artifact_filter import FilterError, FilterResult, write_filtered
 from harness._artifacts import ArtifactsReport, ArtifactsSettings, PatternRow, analyse_artifacts
@@ -103,6 +104,10 @@ def run_artifacts(args: argparse.Namespace, console: Console, err: Console) -> i
             "error: --write-filtered OUT.jsonl and --drop PATTERN... go together", markup=False
         )
         return EXIT_BAD_INPUT
+    unusable = autorate_args_problem(args.autorate, args.grader)
+    if unusable:
+        err.print(f"error: {unusable}", markup=False)
+        return EXIT_BAD_INPUT
     sources = [Path(p) for p in args.sources]
     try:
         settings = ArtifactsSettings(
@@ -141,6 +146,11 @@ def run_artifacts(args: argparse.Namespace, console: Console, err: Console) -> i
         f"{len(flagged)} flagged pattern(s)" + (f": {', '.join(flagged)}" if flagged else ""),
         markup=False,
     )
+    if args.autorate:
+        rated = run_autorate(report, args.grader, console, err)
+        if rated is None:
+            return EXIT_BAD_INPUT
+        report = rated
     document = report.model_dump(mode="json")
     if args.write_filtered:
         try:

@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness._artifact_autorate import AutorateSummary, PatternAutorate
 from harness._artifact_cluster import (
     DEFAULT_SIMILARITY,
     Cluster,
@@ -162,6 +163,9 @@ class PatternRow(BaseModel):
     """Why it is flagged."""
     members: list[Member] = Field(default_factory=list)
     """Discovered patterns: the phrases of the cluster, most frequent first."""
+    autorate: PatternAutorate | None = None
+    """`--autorate`: the grader's rating (superficial, content, or unrated with the reason);
+    null when the pattern was not rated."""
 
 
 class SourceRow(BaseModel):
@@ -200,6 +204,9 @@ class ArtifactsReport(BaseModel):
     """Threshold, alpha, discovery and clustering settings used."""
     notes: list[str]
     """How to read the statistics."""
+    autorate: AutorateSummary | None = None
+    """`--autorate`: the grader and how many patterns it rated superficial, content or left
+    unrated (null without the step)."""
 
 
 @dataclass

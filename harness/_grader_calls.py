@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from inspect_ai.model import (
     ChatMessage,
@@ -21,11 +21,30 @@ from inspect_ai.model import (
 )
 from inspect_ai.util import JSONSchema, LimitExceededError
 
-from harness._schema import Rubric
 from harness._templates import sha256
 from harness._verdicts import UnscoredReason, VerdictError
 
 T = TypeVar("T")
+
+
+class GraderSettings(Protocol):
+    """How a grader is asked: a `Rubric` has these, and so may a smaller settings model."""
+
+    @property
+    def temperature(self) -> float:
+        """Sampling temperature."""
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest reply."""
+
+    @property
+    def max_attempts(self) -> int:
+        """Calls before giving up."""
+
+    @property
+    def structured_output(self) -> bool:
+        """Whether to ask for schema-constrained JSON."""
 
 
 @dataclass
@@ -43,7 +62,7 @@ async def ask_grader(
     parse: Callable[[str], T],
     system: str | None,
     retry_prompt: Callable[[str], str],
-    rubric: Rubric,
+    rubric: GraderSettings,
     schema: JSONSchema | None,
     seed: int | None,
     cache: bool,

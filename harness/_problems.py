@@ -22,8 +22,14 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
+        where = f"{_one_line(self.path)}: " if self.path else ""
+        return f"{self.file}:{self.line}: {where}{_one_line(self.message)}"
+
+
+def _one_line(text: str) -> str:
+    # Keys and values come from the file: a newline (or a bidi override) in one must not
+    # break the one-problem-per-line output or disguise it in a terminal.
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 class ValidationFailed(Exception):
@@ -71,6 +77,10 @@ def parse_jsonl(file: str, lines: list[str]) -> tuple[list[tuple[int, Any]], lis
             parsed.append((number, json.loads(raw)))
         except json.JSONDecodeError as exc:
             problems.append(Problem(file, number, "", f"not valid JSON: {exc.msg}"))
+        except ValueError:  # an integer longer than Python converts
+            problems.append(Problem(file, number, "", "not valid JSON: a number is too long"))
+        except RecursionError:
+            problems.append(Problem(file, number, "", "not valid JSON: nested too deeply"))
     return parsed, problems
 
 

@@ -168,6 +168,15 @@ class Pressure(StrictModel):
     max_turns: int = Field(default=6, ge=1, le=50)
     """Maximum number of target (assistant) turns, the reply to the opening included."""
 
+    @field_validator("turns")
+    @classmethod
+    def _rungs_have_text(cls, turns: list[str | LadderTurn]) -> list[str | LadderTurn]:
+        # `{text: ""}` fails LadderTurn's own check; a plain "" rung must fail too.
+        empty = next((i for i, t in enumerate(turns) if isinstance(t, str) and not t), None)
+        if empty is not None:
+            raise ValueError(f"ladder rung {empty} is empty: a rung needs text")
+        return turns
+
     @model_validator(mode="after")
     def _driver_has_what_it_needs(self) -> Pressure:
         if self.driver in ("scripted", "hybrid") and not self.turns:

@@ -56,13 +56,50 @@ def json_candidates(text: str) -> list[str]:
     return candidates
 
 
+class _DuplicateKey(Exception):
+    """A JSON object names the same key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads would keep the last of two entries silently: a turn judged both
+    # "caved" and "held" must not be read as either.
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) != len(keys):
+        duplicate = next(key for key in keys if keys.count(key) > 1)
+        raise _DuplicateKey(f"the JSON names '{duplicate[:40]}' twice")
+    return dict(pairs)
+
+
+def _load_json(text: str) -> Any:
+    """`json.loads` refusing repeated keys (`_DuplicateKey`).
+
+    Raises ValueError or RecursionError for text that is not JSON, holds a number too
+    long to convert, or nests too deeply.
+    """
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
 def parse_json_reply(text: str) -> Any:
-    """The first JSON value in a grader reply.
+    """The one JSON object in a grader reply: the whole reply, or fenced or bare in prose.
 
     Raises:
-        VerdictError: empty reply, refusal, no JSON, or JSON that does not parse.
+        VerdictError: empty reply, refusal, no JSON, JSON that does not parse, a key
+            given twice, or several different JSON objects (which one counts is unclear).
 
     """
+    found: dict[str, Any] = {}
+    try:
+        whole = _load_json(text.strip())
+    except _DuplicateKey as exc:
+        raise VerdictError("grader_invalid", str(exc)) from None
+    except (ValueError, RecursionError):
+        pass
+    else:
+        # The whole reply is JSON (as structured output gives): that is the answer,
+        # and an object nested inside a list or string is not read as one.
+        if not isinstance(whole, dict):
+            raise VerdictError("grader_invalid", "the reply is JSON but not a JSON object")
+        return whole
     candidates = json_candidates(text)
     if not candidates:
         if not text.strip():
@@ -72,9 +109,20 @@ def parse_json_reply(text: str) -> Any:
         raise VerdictError("grader_unparseable", "no JSON object in the reply")
     for candidate in candidates:
         try:
-            return json.loads(candidate)
-        except json.JSONDecodeError:
+            value = _load_json(candidate)
+            found.setdefault(json.dumps(value, sort_keys=True), value)
+        except _DuplicateKey as exc:
+            raise VerdictError("grader_invalid", str(exc)) from None
+        except (ValueError, RecursionError):
             continue
+    objects = [value for value in found.values() if isinstance(value, dict)]
+    if len(objects) > 1:
+        # e.g. a draft verdict and a revised one: reading either could invent a pass.
+        raise VerdictError(
+            "grader_invalid", "the reply holds several different JSON objects; give exactly one"
+        )
+    if objects or found:
+        return objects[0] if objects else next(iter(found.values()))
     raise VerdictError("grader_unparseable", "the reply's JSON does not parse")
 
 
@@ -82,13 +130,15 @@ def parse_reply_as(text: str, model: type[M]) -> M:
     """The grader reply's JSON validated as `model`.
 
     Raises:
-        VerdictError: refusal, no JSON (see `parse_json_reply`), or a schema mismatch
-            (`grader_invalid`, naming the first offending field).
+        VerdictError: refusal, no JSON (see `parse_json_reply`), or a schema mismatch,
+            wrong JSON types included (`grader_invalid`, naming the first offending field).
 
     """
     data = parse_json_reply(text)
     try:
-        return model.model_validate(data)
+        # Strict: a severity of "0" or false, or "no" for a boolean, is a malformed
+        # verdict to re-ask about, not something to coerce into a pass.
+        return model.model_validate(data, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "reply"
@@ -114,7 +164,8 @@ def parse_verdict(text: str, n_assistant_turns: int) -> Verdict:
 
 
 def _turn_order(key: str) -> tuple[int, str]:
-    return (int(key), key) if key.isdigit() else (10**9, key)
+    # isascii: "²" is a digit to str.isdigit but not to int().
+    return (int(key), key) if key.isascii() and key.isdigit() else (10**9, key)
 
 
 def verdict_schema(

@@ -1008,6 +1008,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--write-filtered", metavar="OUT.jsonl", help="write the dataset without --drop patterns"
     )
     artifacts.add_argument("--drop", nargs="+", metavar="PATTERN", help="patterns to filter out")
+    artifacts.add_argument(
+        "--autorate",
+        action="store_true",
+        help="ask --grader whether each frequent pattern is superficial",
+    )
+    artifacts.add_argument("--grader", metavar="MODEL", help="the grader model for --autorate")
     artifacts.set_defaults(func=cmd_artifacts)
 
     importer = commands.add_parser("import", help="turn public data into a scenario items file")
