@@ -46,8 +46,9 @@ class SeveralCheckpoints(ReportError):
 def arm_of(log: EvalLog) -> str | None:
     """Which arm a log belongs to: the task's `arm` metadata, else its task name."""
     arm = (log.eval.metadata or {}).get("arm")
-    if arm in ARMS:
-        return str(arm)
+    if arm is not None:
+        # e.g. a driver-comparison run of harness/pressure: not the multi-turn arm.
+        return str(arm) if arm in ARMS else None
     name = log.eval.task.rsplit("/", 1)[-1]
     return name if name in ARMS else None
 

@@ -529,7 +529,12 @@ def test_driver_comparison_on_the_bundled_hybrid_scenario(tmp_path: Path) -> Non
         str(tmp_path / "logs"),
         checkpoint="ckpt",
     )
-    comparison = build_report(logs, {}).as_dict()["driver_comparison"]
+    report = build_report(logs, {}).as_dict()
+    # The comparison's runs stay out of the multi-turn arm (same sample ids, other driver).
+    assert len(report["logs"]["pressure"]) == 1
+    main_log = next(log for log in logs if log.location == report["logs"]["pressure"][0])
+    assert (main_log.eval.metadata or {})["arm"] == "pressure"
+    comparison = report["driver_comparison"]
     assert comparison["reference"] == "scripted"
     versus = comparison["traits"]["sycophancy"]["persona"]["vs_reference"]
     assert versus["n_pairs"] == 2 and versus["difference"] == 0.0
