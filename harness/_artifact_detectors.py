@@ -15,12 +15,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from harness._loader import display_path
+from harness._loader import display_path, load_model
 from harness._paths import graders_dir
-from harness._problems import Problem, ValidationFailed, dotted, validation_messages
-from harness._yaml import YamlError, load_yaml_mapping
+from harness._problems import Problem, ValidationFailed, dotted
 
 DetectorKind = Literal["opening", "closing", "anywhere", "format", "length"]
 Scope = Literal[
@@ -383,25 +382,11 @@ def _check_examples(
 
 def load_detector_file(path: Path, problems: list[Problem]) -> Detector | None:
     """Load and self-test one detector file; append problems and return None when invalid."""
+    loaded = load_model(path, Detector, problems)
+    if loaded is None:
+        return None
+    detector, source = loaded
     file = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(Problem(file, 1, "", f"cannot read file: {exc}"))
-        return None
-    try:
-        source = load_yaml_mapping(text)
-    except YamlError as exc:
-        problems.append(Problem(file, exc.line, "", exc.message))
-        return None
-    try:
-        detector = Detector.model_validate(source.data)
-    except ValidationError as exc:
-        problems.extend(
-            Problem(file, source.line_of(loc), dotted(loc), message)
-            for loc, message in validation_messages(exc)
-        )
-        return None
     found: list[Problem] = []
     if detector.name != path.stem:
         found.append(
