@@ -48,7 +48,7 @@ test-fast: setup browser
 
 # The benchmark (bench/README.md): throughput and CPU against a bare inspect loop, grader
 # tokens, the peer tool Petri and fault injection, on a local mock model server (200 ms).
-# Writes bench/results/latest.json and prints a table; ~10-15 minutes on 2 cores. The
+# Writes bench/results/latest.json and prints a table; ~6-8 minutes on 2 cores. The
 # first run creates Petri's Python 3.12 venv under ~/.cache/harness (about a minute).
 bench: setup
 	$(BIN)/python -m bench.run
