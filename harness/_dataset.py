@@ -62,7 +62,8 @@ def scenario_items(
         if items_per_scenario:
             items = items[:items_per_scenario]
         for item in items:
-            rendered = render_scenario(scenario_file, item)
+            key = item.id if item else None
+            rendered = scenario_file.rendered.get(key) or render_scenario(scenario_file, item)
             sample_id = scenario.id if item is None else f"{scenario.id}:{item.id}"
             yield scenario_file, item, rendered, sample_id
 

@@ -59,6 +59,8 @@ class ScenarioFile:
     source: LoadedYaml
     items: list[Item]
     items_path: Path | None
+    rendered: dict[str | None, RenderedScenario] = field(default_factory=dict)
+    """Templates rendered per item id (None: no items) while validating, reused by runs."""
 
     def line_of(self, *loc: str | int) -> int:
         """Line where a field starts in the scenario file."""
@@ -296,6 +298,7 @@ def _check_scenario_templates(scenario_file: ScenarioFile, problems: list[Proble
     for item in items:
         try:
             rendered = render_scenario(scenario_file, item)
+            scenario_file.rendered[item.id if item else None] = rendered
         except ValidationFailed as exc:
             for problem in exc.problems:
                 # One report per field and line is enough; the first failing item names itself.

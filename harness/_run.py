@@ -168,6 +168,9 @@ def run_arms(
         attempt_timeout=attempt_timeout,
         max_retries=max_retries,
         display=display,  # type: ignore[arg-type]
+        # Live metrics are recomputed about every second (deep copies of every score)
+        # even when nothing shows them: only the full displays get them.
+        score_display=display in ("full", "rich"),
         metadata={"checkpoint": checkpoint},
         retry_attempts=retry_attempts,
         retry_wait=5,
