@@ -297,6 +297,8 @@ _MARKUP = str.maketrans("*_`#>", "     ")
 
 def _fold(text: str) -> str:
     """Strip accents and unify quotes, one character for one, so positions stay valid."""
+    if text.isascii():  # nothing to fold (every _CHAR_MAP key is non-ASCII): the usual case
+        return text
     out: list[str] = []
     for ch in text:
         if ch in _CHAR_MAP:
