@@ -28,7 +28,7 @@ from typing import Any, get_args
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, Phase, assume, example, given, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, seed, settings
 from hypothesis import strategies as st
 
 from harness._dataset import build_samples
@@ -481,12 +481,28 @@ def test_fuzzed_rubrics_load_or_fail_with_file_and_line(
         shutil.copy2(GRADERS / fuzzed.name, path)
 
 
+@st.composite
+def one_mutation(draw: Callable[[Any], Any]) -> FuzzedFile:
+    """A bundled scenario with exactly one structured mutation."""
+    source = draw(st.sampled_from(SCENARIO_FILES))
+    how: list[str] = [source.name]
+    extra: dict[str, bytes] = {}
+    data = mutate_data(
+        draw, yaml.safe_load(source.read_text(encoding="utf-8")), how, extra, "scenario"
+    )
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    return FuzzedFile(source.name, text.encode("utf-8"), extra, how)
+
+
 def test_mutations_reach_both_outcomes(workspace: Path) -> None:
     """The fuzzer is only worth something if its mutations sometimes keep a file valid."""
     outcomes: set[str] = set()
 
-    @fuzz_settings(25)
-    @given(fuzzed=fuzzed_yaml(SCENARIO_FILES, "scenario"))
+    # One mutation at a time, from a fixed seed: most mutations break a file on purpose,
+    # and what a derandomised run generates also depended on the tests run before it.
+    @seed(20261125)
+    @settings(fuzz_settings(60), derandomize=False)
+    @given(fuzzed=one_mutation())
     def run(fuzzed: FuzzedFile) -> None:
         path = fuzzed.write(trait_folder(workspace, fuzzed), "reach.yaml")
         try:
