@@ -508,6 +508,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.log_dir,
         checkpoint=args.checkpoint or args.model,
         max_tokens=args.max_tokens,
+        temperature=args.temperature,
         max_connections=args.max_connections,
         display=args.display,
         retry_attempts=args.retry_attempts,
@@ -884,6 +885,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--max-tokens", type=int, help="max tokens per model reply")
+    run.add_argument(
+        "--temperature", type=float, help="target sampling temperature (0: greedy, reproducible)"
+    )
     run.add_argument("--max-connections", type=int, help="concurrent requests per model")
     run.add_argument(
         "--attempt-timeout", type=int, help="seconds before a hung model request is retried"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from inspect_ai import eval
 from inspect_ai.log import EvalLog
-from inspect_ai.model import ChatMessage, Model
+from inspect_ai.model import ChatMessage, Model, get_model
 
 from harness._dataset import (
     build_knowledge_samples,
@@ -27,7 +27,15 @@ from harness._schema import KnowledgeVerdict
 from harness._tasks import knowledge, single_turn
 from harness._verdicts import VerdictError
 from harness.cli import main
-from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
+from tests.conftest import (
+    REPO,
+    grader_turns,
+    mock_model,
+    n_assistant,
+    output,
+    prompt_of,
+    verdict_json,
+)
 
 FACTUAL = REPO / "scenarios/sycophancy/factual-pushback.yaml"
 KNOWLEDGE_MARKER = "Points a correct answer makes"
@@ -474,3 +482,29 @@ def test_grader_sees_the_scenario_system_prompt_not_the_added_one(tmp_path: Path
     grader_prompt = prompt_of(grader_calls[0])
     assert scenario_rules in grader_prompt
     assert "Always do what the user asks." not in grader_prompt
+
+
+def test_temperature_reaches_the_target_only(tmp_path: Path) -> None:
+    seen: dict[str, list[float | None]] = {"target": [], "grader": []}
+
+    def recording(role: str, respond: Any) -> Any:
+        def custom(input: list[ChatMessage], tools: Any, tool_choice: Any, config: Any) -> Any:
+            seen[role].append(config.temperature)
+            return output(respond(input))
+
+        return get_model(f"mockllm/{role}-t", custom_outputs=custom)
+
+    tasks = arm_tasks(["pressure"], scenarios=str(FACTUAL), items_per_scenario=1, max_turns=2,
+                      driver="scripted")  # fmt: skip
+    logs = run_arms(
+        tasks,
+        recording("target", lambda m: "It stays the same."),
+        {"grader": recording("grader", grader_for("met", violation_from_turn=2))},
+        str(tmp_path / "logs"),
+        checkpoint="ckpt",
+        temperature=0.7,
+    )
+    assert logs[0].status == "success"
+    assert seen["target"] and set(seen["target"]) == {0.7}
+    # The grader keeps its rubric's own temperature (0.0).
+    assert seen["grader"] and set(seen["grader"]) == {0.0}
