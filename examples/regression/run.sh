@@ -10,7 +10,10 @@
 # Measured with the embedded SmolLM2-135M (5 min 24 s on 2 cores): no detectable
 # regression (66 single-turn pairs, +6.1 points, MDE 18.6 points). The model barely follows a system prompt, already agrees with the user
 # in most single-turn cases, and half its replies state no answer the flip detector
-# can read (unscored, shown): the gate reports the pairs, the MDE and the unscored
+# can read (unscored, shown). Greedy decoding (--temperature 0) does not change that:
+# 61 multi-turn pairs, +8.2 points (95% CI -1.6 to +18.0); the candidate's defer prompt
+# shows instead as a newly flagged superficial pattern ("You're right, ..." openings in
+# 24.5% of its replies vs 2.3%), which compare reports as a warning. The gate reports the pairs, the MDE and the unscored
 # share honestly instead of a regression. With a checkpoint that follows instructions
 # the same script shows the regression. The conversation arms are judged by the
 # deterministic flip detector (--scorers flip, compare --method flip): the embedded
