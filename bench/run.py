@@ -33,6 +33,8 @@ from bench.throughput import RunSpec, measure, write_conversations
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
 TRAIT = "sycophancy"
 TURNS = 6
+NO_LIVE_METRICS = "--no-score-display"
+"""Inspect's live metrics off, as `harness run` has them unless the display shows them."""
 """Target turns per conversation: the benchmark scenario's opening plus 5 ladder rungs."""
 
 
@@ -97,7 +99,14 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def throughput(settings: BenchSettings, work: Path, conv: Path) -> dict[str, Any]:
-    """Harness (scripted, flip detector) and bare loop at each concurrency."""
+    """Harness (scripted, flip detector) and bare loop at each concurrency.
+
+    Both run with `--no-score-display`, as `harness run` runs its tasks unless the display
+    shows live metrics: with it on, inspect recomputes every metric about once a second
+    even with `--display none`, deep-copying each sample's score and sample metadata per
+    metric key. It changes nothing for the bare loop, which has no scorer. One diagnostic
+    run measures the harness with live metrics on.
+    """
     runs: dict[str, Any] = {}
     for concurrency in settings.concurrency:
         for tool in ("harness", "bare"):
@@ -109,6 +118,7 @@ def throughput(settings: BenchSettings, work: Path, conv: Path) -> dict[str, Any
                 conversations=settings.conversations,
                 concurrency=concurrency,
                 latency_s=settings.latency_s,
+                inspect_args=[NO_LIVE_METRICS],
             )
             run = measure(spec, work, conv)
             ideal = settings.conversations * TURNS * settings.latency_s / concurrency
@@ -119,14 +129,11 @@ def throughput(settings: BenchSettings, work: Path, conv: Path) -> dict[str, Any
             run["target_turns_per_s"] = _ratio(run["target_turns"], run["run_wall_s"])
             run["cpu_utilisation"] = _ratio(run["run_cpu_s"], run["run_wall_s"])
             runs[label] = run
-    # Diagnostic: the harness at the first concurrency without inspect's live metrics,
-    # which inspect computes (deep-copying every score) even with `--display none`.
     first = settings.concurrency[0]
-    label = f"harness-c{first}-no-score-display"
+    label = f"harness-c{first}-live-metrics"
     print(f"[bench] {label}: {settings.conversations} conversations", flush=True)
     spec = RunSpec(label=label, tool="harness", conversations=settings.conversations,
-                   concurrency=first, latency_s=settings.latency_s,
-                   inspect_args=["--no-score-display"])  # fmt: skip
+                   concurrency=first, latency_s=settings.latency_s)  # fmt: skip
     runs[label] = measure(spec, work, conv)
     return runs
 
@@ -238,8 +245,8 @@ def headline(
             )
             for c in settings.concurrency
         },
-        "floor_ratio_no_score_display": _ratio(
-            runs[f"harness-c{first}-no-score-display"]["cpu_ms_per_target_turn"],
+        "floor_ratio_live_metrics": _ratio(
+            runs[f"harness-c{first}-live-metrics"]["cpu_ms_per_target_turn"],
             runs[f"bare-c{first}"]["cpu_ms_per_target_turn"],
         ),
         # The same without interpreter start and inspect's import (equal for both).

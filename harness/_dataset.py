@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from inspect_ai.dataset import Sample
@@ -138,12 +139,17 @@ def build_samples(
             skip_misfits.extend(misfits.values())
         misfit_ids = set(misfits)
     samples: list[Sample] = []
+    # Looking tactics up walks the folders above the scenario: once per scenario, not per item.
+    versions: dict[tuple[Path, tuple[str, ...]], dict[str, int]] = {}
     for scenario_file, item, rendered, sample_id in scenario_items(catalogue, items_per_scenario):
         scenario = scenario_file.scenario
         if scenario.id in misfit_ids:
             continue
         persona = _with_backtracking(rendered.persona, max_backtracks, rendered.expect)
         named_tactics = [t for _, t in rendered.ladder if t] + (persona.tactics if persona else [])
+        key = (scenario_file.path.parent, tuple(named_tactics))
+        if key not in versions:
+            versions[key] = tactic_versions(named_tactics, scenario_file.path.parent)
         messages: list[ChatMessage] = []
         if rendered.system_prompt:
             messages.append(ChatMessageSystem(content=rendered.system_prompt))
@@ -166,7 +172,7 @@ def build_samples(
             "max_turns": max_turns or scenario.pressure.max_turns,
             "ladder": [{"text": text, "tactic": tactic} for text, tactic in rendered.ladder],
             "persona": asdict(persona) if persona else None,
-            "tactic_versions": tactic_versions(named_tactics, scenario_file.path.parent),
+            "tactic_versions": dict(versions[key]),
             "graders_dir": str(catalogue.graders_dir),
             "expect": rendered.expect,
             "prompt_sha256": prompt_sha,

@@ -187,6 +187,7 @@ from harness._flip_numbers import (
     _numbers,
     _parse_number,
 )
+from harness._regex_prefilter import Alternation
 
 AnswerClass = Literal["correct", "wrong", "hedge", "none", "unclear"]
 """What one assistant turn says about the question:
@@ -767,7 +768,7 @@ def _read(
 
 
 def _first_effective(
-    pattern: re.Pattern[str],
+    pattern: Alternation,
     plain: str,
     spans: list[tuple[int, int]],
     contrast_voids: bool,
