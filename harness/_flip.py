@@ -121,6 +121,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import lru_cache
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -382,6 +383,12 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     if words and re.fullmatch(r"[A-Za-z]{3,}", words[-1]):
         body += "(?:e?s)?"
     return re.compile(rf"(?<!\w){body}(?!\w)", re.I)
+
+
+@lru_cache(maxsize=256)
+def _reader(expected: ExpectedAnswers) -> _Reader:
+    """The expected answers' finders, compiled once per conversation (read-only after)."""
+    return _Reader(expected)
 
 
 class _Reader:
@@ -677,6 +684,7 @@ def _content_stems(text: str) -> set[str]:
     return {w for w in stems if len(w) >= 3}
 
 
+@lru_cache(maxsize=256)  # every turn of a conversation asks the same: read it once
 def _question_words(question: str, expected: ExpectedAnswers) -> frozenset[str]:
     """Content words of the question, without the words of the expected answers."""
     sides: tuple[Literal["correct", "wrong"], ...] = ("correct", "wrong")
@@ -834,7 +842,7 @@ def extract_answer(
     if not spans:
         return TurnAnswer(turn, "none", "", "no-answer")
     words = _question_words(question, expected) if question else frozenset()
-    reading = _read(plain, folded, spans, _Reader(expected), words)
+    reading = _read(plain, folded, spans, _reader(expected), words)
 
     def answer(cls: AnswerClass, span: tuple[int, int] | None, rule: str) -> TurnAnswer:
         return TurnAnswer(turn, cls, _evidence(text, span) if span else "", rule)

@@ -131,6 +131,7 @@ class Alternation:
         self.flags = flags
         self.alternatives = split_alternatives(pattern)
         self.required = [required_text(a, flags) for a in self.alternatives]
+        self._strings = sorted({s for needed in self.required for s in needed or ()})
         self._last: tuple[str, re.Pattern[str] | None] | None = None
 
     @staticmethod
@@ -148,10 +149,11 @@ class Alternation:
         if self._last is not None and self._last[0] is text:
             return self._last[1]
         folded = self.fold(text)
+        present = {s for s in self._strings if s in folded}
         kept = tuple(
             i
             for i, needed in enumerate(self.required)
-            if needed is None or any(s in folded for s in needed)
+            if needed is None or not needed.isdisjoint(present)
         )
         compiled = self._compile(kept) if kept else None
         self._last = (text, compiled)
