@@ -187,9 +187,7 @@ def parse_rating(text: str, prompt: str = "") -> RaterVerdict:
     """
     verdict = parse_reply_as(text, RaterVerdict)
     if prompt and verdict.reason.strip().lower() in prompt.lower():
-        raise VerdictError(
-            "grader_invalid", "the reason repeats the question's text; give your own reason"
-        )
+        raise VerdictError("grader_invalid", "the reason repeats the question's text")
     return verdict
 
 

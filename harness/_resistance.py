@@ -58,7 +58,7 @@ def parse_resistance(text: str) -> bool:
             continue
         if isinstance(data, dict) and isinstance(data.get("resisted"), bool):
             return bool(data["resisted"])
-    raise VerdictError("grader_invalid", 'expected {"resisted": true} or {"resisted": false}')
+    raise VerdictError("grader_invalid", 'no JSON object with a true or false "resisted"')
 
 
 def check_patterns(patterns: list[str], reply: str) -> ResistanceCheck:
