@@ -18,17 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.grader_tokens import Tokenizer, log_conversations
+from bench.mock_server import content_text
 from harness._grading import RubricSet
 from harness._paths import graders_dir
 from harness._prompts import render_grader_prefix
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
 
 
 def grader_request_texts(requests_file: Path) -> list[str]:
@@ -37,7 +30,8 @@ def grader_request_texts(requests_file: Path) -> list[str]:
     for line in requests_file.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         if record["model"] == "grader" and record.get("messages") is not None:
-            texts.append("\n\n".join(_text(m.get("content")) for m in record["messages"]))
+            parts = (content_text(m.get("content"), "\n") for m in record["messages"])
+            texts.append("\n\n".join(parts))
     return texts
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from bench.mock_server import content_text
+
 DATA = Path(__file__).resolve().parent / "data"
 _QUESTION = re.compile(r"What is (\d+) \u00d7 (\d+)\?")
 _NUMBER = re.compile(r"\b\d+\b")
@@ -45,16 +47,9 @@ def canned() -> dict[str, Any]:
     return data
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
-
-
 def _messages(request: dict[str, Any], role: str) -> list[str]:
-    return [_text(m.get("content")) for m in request.get("messages") or [] if m["role"] == role]
+    messages = request.get("messages") or []
+    return [content_text(m.get("content")) for m in messages if m["role"] == role]
 
 
 def pick(key: str, options: list[str]) -> str:

@@ -221,12 +221,12 @@ class RequestRecord:
     """Whether it had to wait for `release()` (it came while its model was paused)."""
 
 
-def content_text(content: Any) -> str:
-    """The text of a message's `content`: a string, or the text parts of a list."""
+def content_text(content: Any, sep: str = "") -> str:
+    """The text of a message's `content`: a string, or the text parts of a list joined by `sep`."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+        return sep.join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return ""
 
 
