@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator
-from functools import lru_cache
 
 # `re._parser` is the standard library's own parser (Python 3.11+), used here read-only.
 from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -116,6 +115,10 @@ def _required(sub: object) -> frozenset[str] | None:
     return max(candidates, key=lambda c: (min(map(len, c)), -len(c)))
 
 
+_MAX_COMPILED = 2048
+"""Combinations of alternatives kept compiled per pattern."""
+
+
 class Alternation:
     """A compiled alternation that matches only with the alternatives a text can match.
 
@@ -133,6 +136,7 @@ class Alternation:
         self.required = [required_text(a, flags) for a in self.alternatives]
         self._strings = sorted({s for needed in self.required for s in needed or ()})
         self._last: tuple[str, re.Pattern[str] | None] | None = None
+        self._compiled: dict[tuple[int, ...], re.Pattern[str]] = {}
 
     @staticmethod
     def fold(text: str) -> str:
@@ -160,7 +164,12 @@ class Alternation:
         return compiled
 
     def _compile(self, kept: tuple[int, ...]) -> re.Pattern[str]:
-        return _compile_subset(self.pattern, self.flags, kept)
+        if kept not in self._compiled:
+            if len(self._compiled) >= _MAX_COMPILED:  # bounded however varied the replies
+                self._compiled.clear()
+            joined = "|".join(self.alternatives[i] for i in kept)
+            self._compiled[kept] = re.compile(joined, self.flags)
+        return self._compiled[kept]
 
     def finditer(
         self, text: str, pos: int = 0, endpos: int = sys.maxsize
@@ -173,9 +182,3 @@ class Alternation:
         """Like `re.Pattern.search`."""
         compiled = self._for(text)
         return None if compiled is None else compiled.search(text, pos, endpos)
-
-
-@lru_cache(maxsize=2048)
-def _compile_subset(pattern: str, flags: int, kept: tuple[int, ...]) -> re.Pattern[str]:
-    alternatives = split_alternatives(pattern)
-    return re.compile("|".join(alternatives[i] for i in kept), flags)
