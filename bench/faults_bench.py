@@ -25,7 +25,7 @@ from typing import Any
 from inspect_ai.log import list_eval_logs, read_eval_log
 
 from bench.throughput import RunSpec
-from harness._report import latest_samples
+from harness.log import latest_samples
 
 FAULTS = "5xx=0.1,timeout=0.05,malformed=0.02,dropped=0.02"
 """Issue 7's fault rates, for every model."""

@@ -19,9 +19,9 @@ from typing import Any
 
 from bench.grader_tokens import Tokenizer, log_conversations
 from bench.mock_server import content_text
-from harness._grading import RubricSet
-from harness._paths import graders_dir
-from harness._prompts import render_grader_prefix
+from harness._util import graders_dir
+from harness.scenario import render_grader_prefix
+from harness.scorer import RubricSet
 
 
 def grader_request_texts(requests_file: Path) -> list[str]:

@@ -32,20 +32,21 @@ from typing import Any, Literal
 import numpy as np
 from inspect_ai.log import list_eval_logs, read_eval_log
 
-from harness._dataset import build_samples
-from harness._embedded import EmbeddedServer, locate_model
-from harness._grading import RubricSet
-from harness._loader import Catalogue, load_catalogue
-from harness._paths import graders_dir
-from harness._prompts import (
+from harness._util import graders_dir
+from harness.model import EmbeddedServer, locate_model
+from harness.scenario import (
+    Catalogue,
+    Rubric,
     Turn,
     find_grader_template,
     grader_variables,
+    load_catalogue,
     number_turns,
     render_grader,
     render_grader_prefix,
 )
-from harness._schema import Rubric
+from harness.scorer import RubricSet
+from harness.task import build_samples
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "results" / "grader_tokens.json"

@@ -29,8 +29,8 @@ from bench._measure import (
     requests_per_model,
     run_measured,
 )
-from harness._dataset import build_samples
-from harness._loader import load_catalogue
+from harness.scenario import load_catalogue
+from harness.task import build_samples
 
 SCENARIOS = BENCH / "data" / "scenarios"
 """The benchmark scenario: one 5-rung scripted ladder (6 target turns), 256 items."""

@@ -12,14 +12,11 @@ from inspect_ai import eval
 from inspect_ai.log import EvalLog
 from inspect_ai.model import ChatMessage, Model
 
-from harness._loader import load_catalogue
-from harness._problems import ValidationFailed
-from harness._report import build_report
-from harness._report_markdown import report_markdown
-from harness._run import arm_tasks, parse_driver_variant, run_arms
-from harness._strength import Outcome, tactic_strength
-from harness._tactics import allowed_tactics, choose_tactic
-from harness._tasks import pressure
+from harness._util import ValidationFailed
+from harness.report import build_report, report_markdown, tactic_strength
+from harness.report._strength import Outcome
+from harness.scenario import allowed_tactics, choose_tactic, load_catalogue
+from harness.task import arm_tasks, parse_driver_variant, pressure, run_arms
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, verdict_json
 
 SCENARIO = """\
@@ -543,7 +540,7 @@ def test_driver_comparison_on_the_bundled_hybrid_scenario(tmp_path: Path) -> Non
 def test_validate_checks_unused_tactic_files_too(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from harness.cli import main
+    from harness._cli import main
 
     root = write_tree(tmp_path)
     assert main(["validate", str(root)]) == 0

@@ -12,21 +12,27 @@ from inspect_ai import eval
 from inspect_ai.log import EvalLog
 from inspect_ai.model import ChatMessage, Model, get_model
 
-from harness._dataset import (
+from harness._cli import main
+from harness.report import (
+    ReportError,
+    build_report,
+    knowledge_behaviour_gap,
+    pressure_delta,
+    report_markdown,
+)
+from harness.scenario import KnowledgeVerdict, load_catalogue
+from harness.scorer import VerdictError
+from harness.scorer._knowledge import combine_knowledge, parse_knowledge_verdict
+from harness.task import (
+    arm_tasks,
     build_knowledge_samples,
     build_samples,
     build_single_turn_samples,
-    interleave_by_trait,
+    knowledge,
+    run_arms,
+    single_turn,
 )
-from harness._knowledge import combine_knowledge, parse_knowledge_verdict
-from harness._loader import load_catalogue
-from harness._report import ReportError, build_report, knowledge_behaviour_gap, pressure_delta
-from harness._report_markdown import report_markdown
-from harness._run import arm_tasks, run_arms
-from harness._schema import KnowledgeVerdict
-from harness._tasks import knowledge, single_turn
-from harness._verdicts import VerdictError
-from harness.cli import main
+from harness.task._dataset import interleave_by_trait
 from tests.conftest import (
     REPO,
     grader_turns,
@@ -436,7 +442,7 @@ def test_knowledge_score_weighs_each_question_once() -> None:
     from inspect_ai.log import EvalSample
     from inspect_ai.scorer import Score
 
-    from harness._report import KnowledgeGroup
+    from harness.report._report import KnowledgeGroup
 
     def sample(sample_id: str, group: str, value: float) -> EvalSample:
         return EvalSample(
@@ -458,7 +464,7 @@ def test_knowledge_score_weighs_each_question_once() -> None:
 
 
 def test_grader_sees_the_scenario_system_prompt_not_the_added_one(tmp_path: Path) -> None:
-    from harness._tasks import pressure
+    from harness.task import pressure
 
     grader_calls: list[list[ChatMessage]] = []
     target_calls: list[list[ChatMessage]] = []

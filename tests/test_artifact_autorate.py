@@ -12,20 +12,22 @@ from typing import Any
 import pytest
 from inspect_ai.model import ChatMessage, GenerateConfig, Model, ModelOutput, get_model
 
-from harness._artifact_autorate import (
-    RATER_SCHEMA,
+from harness._cli import main
+from harness._util import TemplateProblem, graders_dir, render_file, sha256
+from harness.artifacts import (
+    ArtifactsReport,
     AutorateSettings,
+    analyse_artifacts,
+    autorate_report,
+    rate_patterns,
+)
+from harness.artifacts._autorate import (
+    RATER_SCHEMA,
     PatternAutorate,
     autorate_line,
-    autorate_report,
     patterns_to_rate,
-    rate_patterns,
     rater_variables,
 )
-from harness._artifacts import ArtifactsReport, analyse_artifacts
-from harness._paths import graders_dir
-from harness._templates import TemplateProblem, render_file, sha256
-from harness.cli import main
 from tests.conftest import output
 
 PATTERN_LINE = re.compile(r"^Pattern: (.+)$", re.MULTILINE)

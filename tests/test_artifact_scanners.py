@@ -15,10 +15,10 @@ from inspect_ai.dataset import Sample
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageUser
 from inspect_scout import Result, Transcript, as_scorer, scan, scan_results_df, transcripts_from
 
-from harness._artifact_scanners import artifacts, select_detectors
-from harness._artifacts import analyse_artifacts
-from harness._problems import ValidationFailed
-from harness._tasks import pressure
+from harness._util import ValidationFailed
+from harness.artifacts import analyse_artifacts
+from harness.artifacts._scanners import artifacts, select_detectors
+from harness.task import pressure
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, verdict_json
 
 SCOUT = Path(sys.executable).parent / "scout"

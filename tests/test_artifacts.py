@@ -21,28 +21,30 @@ import numpy as np
 import pytest
 from inspect_ai import eval
 
-from harness._artifact_cluster import cluster_phrases, tfidf_vectors
-from harness._artifact_detectors import (
+from harness._cli import main
+from harness._util import ValidationFailed
+from harness.artifacts import (
+    ArtifactsSettings,
+    FilterError,
+    analyse_artifacts,
+    cluster_phrases,
+    flag_patterns,
+    frequent_phrases,
+    load_detectors,
+    read_sources,
+    scan_messages,
+    write_filtered,
+)
+from harness.artifacts._cluster import tfidf_vectors
+from harness.artifacts._detectors import (
     default_detectors_dir,
     first_sentence,
     last_paragraph,
     last_sentence,
-    load_detectors,
 )
-from harness._artifact_filter import FilterError, write_filtered
-from harness._artifact_scan import (
-    closing_words,
-    frequent_phrases,
-    normalise_words,
-    opening_words,
-    scan_messages,
-)
-from harness._artifact_sources import read_sources
-from harness._artifact_stats import PatternCounts, fisher_exact, flag_patterns, prevalence_ratio
-from harness._artifacts import ArtifactsSettings, analyse_artifacts
-from harness._problems import ValidationFailed
-from harness._tasks import pressure
-from harness.cli import main
+from harness.artifacts._scan import closing_words, normalise_words, opening_words
+from harness.artifacts._stats import PatternCounts, fisher_exact, prevalence_ratio
+from harness.task import pressure
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, verdict_json
 
 DETECTORS = {d.name: d for d in load_detectors()}

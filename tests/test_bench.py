@@ -17,8 +17,8 @@ from bench._measure import peak_in_flight
 from bench.bare_loop import bare_loop
 from bench.faults_bench import sample_problem
 from bench.throughput import write_conversations
-from harness._flip_scoring import extraction_schema, parse_extraction
-from harness._verdicts import parse_verdict, verdict_schema
+from harness.scorer import parse_verdict, verdict_schema
+from harness.scorer._flip import extraction_schema, parse_extraction
 
 
 def _request(model: str, messages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:

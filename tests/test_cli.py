@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from inspect_ai import eval
 
-from harness._tasks import pressure
-from harness.cli import main
+from harness._cli import main
+from harness.task import pressure
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
 
 

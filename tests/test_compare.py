@@ -10,17 +10,11 @@ from pathlib import Path
 import pytest
 from inspect_ai.model import ChatMessage, ModelAPI
 
-from harness._compare import (
-    CompareInputError,
-    Unit,
-    compare_checkpoints,
-    load_checkpoint,
-    pair_units,
-)
-from harness._compare_markdown import compare_markdown
-from harness._run import arm_tasks, run_arms
-from harness._stats import holm, mcnemar_exact, mde_paired_proportions, sign_flip_p
-from harness.cli import main
+from harness._cli import main
+from harness._util import holm, mcnemar_exact, mde_paired_proportions, sign_flip_p
+from harness.report import CompareInputError, compare_checkpoints, compare_markdown, load_checkpoint
+from harness.report._compare import Unit, pair_units
+from harness.task import arm_tasks, run_arms
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
 
 FACTUAL = REPO / "scenarios/sycophancy/factual-pushback.yaml"

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from inspect_ai.log import read_eval_log
 
-from harness._embedded import EmbeddedModelError, free_port, locate_model
+from harness.model import EmbeddedModelError, locate_model
+from harness.model._embedded import free_port
 
 BIN = Path(sys.executable).parent
 
@@ -32,7 +33,7 @@ def _servers_of(parent: int) -> list[str]:
     return [
         line
         for line in out.splitlines()
-        if "harness._embedded_server" in line and f"--parent-pid {parent}" in line
+        if "harness.model._embedded_server" in line and f"--parent-pid {parent}" in line
     ]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.cli import build_parser
+from harness._cli._main import build_parser
 from tests.conftest import REPO
 
 CI_TEMPLATE = REPO / "examples/ci/github-actions.yml"

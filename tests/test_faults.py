@@ -16,9 +16,9 @@ from inspect_ai.log import list_eval_logs, read_eval_log
 
 from bench.mock_server import FAULT_KINDS, FaultRates, MockConfig, MockServer
 from bench.responders import caved_verdict
-from harness._report import latest_samples
-from harness._tasks import pressure
-from harness.cli import main
+from harness._cli import main
+from harness.log import latest_samples
+from harness.task import pressure
 
 FAULTS = FaultRates(http_5xx=0.10, timeout=0.05, malformed=0.02, dropped=0.02)
 ROLES = ("target", "attacker", "grader")

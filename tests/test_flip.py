@@ -9,7 +9,7 @@ from typing import Any, get_args
 
 import pytest
 
-from harness._flip import (
+from harness.scorer.flip import (
     LATE_FLIP_TURN,
     AnswerClass,
     ExpectedAnswers,

@@ -31,21 +31,21 @@ import yaml
 from hypothesis import HealthCheck, Phase, assume, example, given, seed, settings
 from hypothesis import strategies as st
 
-from harness._dataset import build_samples
-from harness._flip import ExpectedAnswers, classify_trajectory, extract_answers
-from harness._flip_scoring import RESOLVED_CLASSES, detect_flips, parse_extraction
-from harness._grading import RubricSet, grade_conversation
-from harness._knowledge import parse_knowledge_verdict
-from harness._loader import load_catalogue, load_rubric_file
-from harness._paths import NON_SCENARIO_DIRS
-from harness._problems import Problem, ValidationFailed
-from harness._prompts import Turn
-from harness._verdicts import (
+from harness._util import NON_SCENARIO_DIRS, Problem, ValidationFailed
+from harness.scenario import Turn, load_catalogue, load_rubric_file
+from harness.scorer import (
+    RubricSet,
     UnscoredReason,
     VerdictError,
+    detect_flips,
+    grade_conversation,
     outcome_from_verdict,
     parse_verdict,
 )
+from harness.scorer._flip import RESOLVED_CLASSES, parse_extraction
+from harness.scorer._knowledge import parse_knowledge_verdict
+from harness.scorer.flip import ExpectedAnswers, classify_trajectory, extract_answers
+from harness.task import build_samples
 from tests.conftest import REPO, mock_model
 
 GRADERS = REPO / "graders"

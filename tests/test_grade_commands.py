@@ -12,12 +12,18 @@ import pytest
 from inspect_ai import eval
 from inspect_ai.model import ChatMessage
 
-from harness._calibration import find_calibration, prompt_fingerprint
-from harness._grade_commands import calibrate, regrade, run_grading, write_verdicts
-from harness._problems import ValidationFailed
-from harness._tasks import pressure
-from harness._transcripts import grade, load_transcripts
-from harness.cli import main
+from harness._cli import main
+from harness._util import ValidationFailed
+from harness.scorer import find_calibration, prompt_fingerprint
+from harness.task import (
+    calibrate,
+    grade,
+    load_transcripts,
+    pressure,
+    regrade,
+    run_grading,
+    write_verdicts,
+)
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
 
 FACTUAL = str(REPO / "scenarios/sycophancy/factual-pushback.yaml")
@@ -337,9 +343,9 @@ def test_inspect_score_cli_rescores_with_our_scorer_and_fails_closed(tmp_path: P
 def test_bundled_embedded_calibration_is_current_and_cited() -> None:
     import hashlib
 
-    from harness._grading import RubricSet
-    from harness._summary import RunSummary
-    from harness.cli import attach_calibration
+    from harness._cli._main import attach_calibration
+    from harness.log import RunSummary
+    from harness.scorer import RubricSet
 
     bundled = REPO / "graders/calibration/sycophancy--rubric--embedded_smollm2.json"
     result = json.loads(bundled.read_text())

@@ -12,8 +12,8 @@ from inspect_ai import eval
 from inspect_ai.log import EvalLog
 from inspect_ai.model import ChatMessage, Model, ModelOutput, get_model
 
-from harness._summary import summarise
-from harness._tasks import pressure
+from harness.log import summarise
+from harness.task import pressure
 from tests.conftest import (
     REPO,
     grader_turns,

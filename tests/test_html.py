@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from harness._html import PLOTS, render_html, write_html
-from harness._report import build_report
-from harness._run import arm_tasks, run_arms
+from harness.report import build_report, render_html, write_html
+from harness.report._html import PLOTS
+from harness.task import arm_tasks, run_arms
 from tests.conftest import REPO, mock_model
 from tests.test_arms import FACTUAL, grader_for, target
 

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness._dataset import build_knowledge_samples, build_samples, build_single_turn_samples
-from harness._flip import ExpectedAnswers, classify_trajectory, extract_answers
-from harness._importers import import_are_you_sure
-from harness._loader import load_catalogue
-from harness._problems import ValidationFailed
-from harness.cli import main
+from harness._cli import main
+from harness._util import ValidationFailed
+from harness.scenario import import_are_you_sure, load_catalogue
+from harness.scorer.flip import ExpectedAnswers, classify_trajectory, extract_answers
+from harness.task import build_knowledge_samples, build_samples, build_single_turn_samples
 from tests.conftest import REPO
 
 FIXTURE = REPO / "tests/data/are_you_sure_sample.jsonl"

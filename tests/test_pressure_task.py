@@ -11,8 +11,8 @@ from inspect_ai import eval
 from inspect_ai.log import EvalLog
 from inspect_ai.model import ChatMessage, Model
 
-from harness._prompts import END_CONVERSATION
-from harness._tasks import pressure
+from harness.scenario import END_CONVERSATION
+from harness.task import pressure
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
 
 FACTUAL = str(REPO / "scenarios/sycophancy/factual-pushback.yaml")

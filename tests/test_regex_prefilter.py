@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness import _flip_cues
-from harness._regex_prefilter import Alternation, required_text, split_alternatives
+from harness._util import Alternation
+from harness._util._regex import required_text, split_alternatives
+from harness.scorer.flip import _cues as _flip_cues
 
 DATA = Path(__file__).parent / "data"
 CUE_NAMES = ("_CONCESSION", "_HEDGE", "_REAFFIRM", "_EVADE")

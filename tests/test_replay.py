@@ -13,10 +13,9 @@ from inspect_ai import Task, eval
 from inspect_ai.log import EvalLog, EvalSample, write_eval_log
 from inspect_ai.model import ChatMessage, ChatMessageUser, Model
 
-from harness._dataset import build_samples
-from harness._loader import load_catalogue
-from harness._replay import read_replay_log
-from harness._tasks import knowledge, pressure, single_turn
+from harness.scenario import load_catalogue
+from harness.solver import read_replay_log
+from harness.task import build_samples, knowledge, pressure, single_turn
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
 
 FACTUAL = str(REPO / "scenarios/sycophancy/factual-pushback.yaml")

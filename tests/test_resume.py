@@ -24,7 +24,7 @@ from inspect_ai.log import list_eval_logs, read_eval_log
 
 from bench.mock_server import MockConfig, MockServer, RequestRecord
 from bench.responders import caved_verdict
-from harness._report import latest_samples
+from harness.log import latest_samples
 
 SAMPLES = 12
 FINISHED_BEFORE_KILL = 4

@@ -6,12 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from harness._dataset import build_samples
-from harness._loader import Catalogue, load_catalogue, render_scenario
-from harness._paths import scenarios_dir
-from harness._problems import Problem
-from harness._prompts import attacker_variables, render_attacker, render_knowledge
-from harness._tactics import SAMPLE_VARIABLES, load_tactic_file, render_tactic
+from harness._util import Problem, scenarios_dir
+from harness.scenario import (
+    Catalogue,
+    attacker_variables,
+    load_catalogue,
+    load_tactic_file,
+    render_attacker,
+    render_knowledge,
+    render_scenario,
+    render_tactic,
+)
+from harness.scenario._tactics import SAMPLE_VARIABLES
+from harness.task import build_samples
 
 SCENARIO_FILES = sorted(
     p for p in scenarios_dir().rglob("*.yaml") if not {"templates", "tactics"} & set(p.parts)

@@ -29,9 +29,10 @@ from typing import Any
 import psutil
 import pytest
 
-from harness._loader import load_catalogue
-from harness._problems import ValidationFailed
-from harness._serve import serve_vllm, vllm_command
+from harness._util import ValidationFailed
+from harness.model import serve_vllm
+from harness.model._serve import vllm_command
+from harness.scenario import load_catalogue
 from tests.conftest import REPO
 
 PYTHON = sys.executable
@@ -536,8 +537,8 @@ def test_harness_serve_vllm_starts_vllm_on_loopback(
         def poll(self) -> int:
             return 1
 
-    monkeypatch.setattr("harness._serve.subprocess.Popen", Exited)
-    monkeypatch.setattr("harness._serve._has_gpu", lambda: False)
+    monkeypatch.setattr("harness.model._serve.subprocess.Popen", Exited)
+    monkeypatch.setattr("harness.model._serve._has_gpu", lambda: False)
     monkeypatch.delenv("VLLM_HOST_IP", raising=False)
     echoed: list[str] = []
     code = serve_vllm(str(tmp_path), 8123, None, "python", [], echoed.append, ready_timeout=5)
@@ -571,7 +572,7 @@ def test_mock_server_listens_on_loopback() -> None:
 
 @pytest.mark.slow
 def test_embedded_server_listens_on_loopback() -> None:
-    from harness._embedded import EmbeddedServer, locate_model
+    from harness.model import EmbeddedServer, locate_model
 
     server = EmbeddedServer(locate_model("smollm2"), "smollm2", n_ctx=512, n_parallel=1)
     server.start()

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from harness._stats import (
+from harness._util import (
     accuracy,
     bootstrap_ci,
     cohen_kappa,

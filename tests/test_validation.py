@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness._loader import load_catalogue
-from harness._problems import ValidationFailed
+from harness._util import ValidationFailed
+from harness.scenario import load_catalogue
 from tests.conftest import REPO
 
 GOOD = """\

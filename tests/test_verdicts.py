@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness._prompts import Turn
-from harness._verdicts import (
-    Outcome,
-    VerdictError,
-    count_flips,
-    outcome_from_verdict,
-    parse_verdict,
-    verdict_schema,
-)
+from harness.scenario import Turn
+from harness.scorer import VerdictError, outcome_from_verdict, parse_verdict, verdict_schema
+from harness.scorer._verdicts import Outcome, count_flips
 from tests.conftest import REPO, stance_json, verdict_json
 
 
@@ -83,8 +77,8 @@ def test_schema_requires_exactly_the_conversations_turns() -> None:
 
 
 def test_rubric_severity_levels_must_be_in_range(tmp_path: Path) -> None:
-    from harness._loader import load_rubric_file
-    from harness._problems import Problem
+    from harness._util import Problem
+    from harness.scenario import load_rubric_file
 
     text = (REPO / "graders/sycophancy.yaml").read_text()
     path = tmp_path / "sycophancy.yaml"

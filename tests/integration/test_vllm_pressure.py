@@ -23,8 +23,8 @@ import pytest
 import yaml
 from vllm_cpu import ensure_checkpoint, ensure_vllm_python
 
-from harness._embedded import free_port, http_ok
-from harness._paths import graders_dir, scenarios_dir
+from harness._util import graders_dir, scenarios_dir
+from harness.model._embedded import free_port, http_ok
 
 pytestmark = [
     pytest.mark.integration,

