@@ -183,3 +183,24 @@ def test_public_faces_declare_all(name: str) -> None:
         if isinstance(target, ast.Name)
     ]
     assert "__all__" in names, f"{name} has no __all__"
+
+
+MAX_FUNCTION_LINES = 80
+LONG_REASON = "Long because"
+"""A function over the limit says why in its docstring, starting a sentence with this."""
+
+
+def long_functions() -> list[str]:
+    found = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > MAX_FUNCTION_LINES and LONG_REASON not in (ast.get_docstring(node) or ""):
+                found.append(f"{name}.{node.name}: {length} lines")
+    return found
+
+
+def test_long_functions_say_why() -> None:
+    assert long_functions() == []

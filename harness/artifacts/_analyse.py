@@ -383,6 +383,46 @@ def _source_rows(corpus: Corpus | None) -> list[SourceRow]:
     return [SourceRow(**info.as_dict()) for info in corpus.sources]
 
 
+def _detector_patterns(
+    detectors: Sequence[Detector], scan: ScanResult, base_scan: ScanResult | None
+) -> list[_Pattern]:
+    """One pattern per detector pattern name, with its hits in the corpus and the baseline."""
+    return [
+        _Pattern(
+            name=name,
+            kind=detector.kind,
+            origin="detector",
+            description=detector.description,
+            hits=scan.column(name),
+            base_hits=None if base_scan is None else base_scan.column(name),
+            flag_by_prevalence=detector.flag_by_prevalence,
+            detector=detector,
+        )
+        for detector in detectors
+        for name in detector.pattern_names()
+    ]
+
+
+def _flag(
+    patterns: list[_Pattern], n: int, base_n: int | None, settings: ArtifactsSettings
+) -> list[PatternTest]:
+    """Prevalence and baseline tests of every pattern, Holm-adjusted together."""
+    return flag_patterns(
+        [
+            PatternCounts(
+                count=int(p.hits.sum()),
+                n=n,
+                base_count=None if p.base_hits is None else int(p.base_hits.sum()),
+                base_n=base_n,
+                flag_by_prevalence=p.flag_by_prevalence,
+            )
+            for p in patterns
+        ],
+        settings.threshold,
+        settings.alpha,
+    )
+
+
 def analyse_artifacts(
     sources: Sequence[Path],
     baseline: Sequence[Path] | None = None,
@@ -406,21 +446,7 @@ def analyse_artifacts(
     scan = scan_messages(corpus.messages, detectors)
     base_scan = scan_messages(base_corpus.messages, detectors) if base_corpus else None
 
-    patterns: list[_Pattern] = []
-    for detector in detectors:
-        for name in detector.pattern_names():
-            patterns.append(
-                _Pattern(
-                    name=name,
-                    kind=detector.kind,
-                    origin="detector",
-                    description=detector.description,
-                    hits=scan.column(name),
-                    base_hits=None if base_scan is None else base_scan.column(name),
-                    flag_by_prevalence=detector.flag_by_prevalence,
-                    detector=detector,
-                )
-            )
+    patterns = _detector_patterns(detectors, scan, base_scan)
     phrases: dict[str, tuple[PhraseKind, list[tuple[str, ...]]]] = {}
     kinds: tuple[PhraseKind, ...] = ("opening", "closing")
     texts = [m.text for m in corpus.messages]
@@ -430,20 +456,7 @@ def analyse_artifacts(
             phrases[pattern.name] = (kind, members)
 
     base_n = base_scan.n_messages if base_scan is not None else None
-    tests = flag_patterns(
-        [
-            PatternCounts(
-                count=int(p.hits.sum()),
-                n=scan.n_messages,
-                base_count=None if p.base_hits is None else int(p.base_hits.sum()),
-                base_n=base_n,
-                flag_by_prevalence=p.flag_by_prevalence,
-            )
-            for p in patterns
-        ],
-        settings.threshold,
-        settings.alpha,
-    )
+    tests = _flag(patterns, scan.n_messages, base_n, settings)
     rows = [
         _row(p, t, _examples(corpus, p, settings.examples))
         for p, t in zip(patterns, tests, strict=True)

@@ -105,6 +105,24 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"| {'—' if mean is None else f'{mean:.2f}'} / "
             f"{'—' if median is None else f'{median:.1f}'} |"
         )
+    lines += _flip_lines(report)
+    lines += _artifact_lines(report.get("artifacts"))
+    lines += _strength_lines(report)
+    lines += _driver_lines(report.get("driver_comparison"))
+    lines += ["", "## Grader calibration", ""]
+    lines += [_calibration(n, t["grader_calibration"]) for n, t in report["traits"].items()]
+    notes = _notes(report)
+    if notes:
+        lines += ["", "## Notes", "", *notes]
+    lines += ["", "## Logs", ""]
+    for arm, locations in report["logs"].items():
+        lines += [f"- {arm}: `{location}`" for location in locations]
+    return "\n".join(lines) + "\n"
+
+
+def _flip_lines(report: dict[str, Any]) -> list[str]:
+    """The flip detector's table, for traits whose scenarios declare answers."""
+    lines: list[str] = []
     flips = [
         (name, trait["flip_detector"])
         for name, trait in report["traits"].items()
@@ -129,18 +147,7 @@ def report_markdown(report: dict[str, Any]) -> str:
                     f"{group['unscored']} unscored)"
                 )
             lines.append(f"| {name} | {cells[0]} | {cells[1]} |")
-    lines += _artifact_lines(report.get("artifacts"))
-    lines += _strength_lines(report)
-    lines += _driver_lines(report.get("driver_comparison"))
-    lines += ["", "## Grader calibration", ""]
-    lines += [_calibration(n, t["grader_calibration"]) for n, t in report["traits"].items()]
-    notes = _notes(report)
-    if notes:
-        lines += ["", "## Notes", "", *notes]
-    lines += ["", "## Logs", ""]
-    for arm, locations in report["logs"].items():
-        lines += [f"- {arm}: `{location}`" for location in locations]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _notes(report: dict[str, Any]) -> list[str]:

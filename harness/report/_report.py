@@ -264,6 +264,46 @@ def build_report(logs: list[EvalLog], calibration: dict[str, dict[str, Any]]) ->
         )
     pressure = summarise(by_arm["pressure"]) if "pressure" in by_arm else None
     single = summarise(by_arm["single_turn"]) if "single_turn" in by_arm else None
+    traits = _traits(by_arm, pressure, single, calibration)
+    roles = _roles(pressure, single, by_arm.get("knowledge", []))
+    skipped = sorted(
+        {
+            str(s)
+            for log in by_arm.get("single_turn", [])
+            for s in (log.eval.metadata or {}).get("skipped_scenarios") or []
+        }
+    )
+    comparison_logs = latest_variant_samples(logs)
+    comparison_checkpoints = {checkpoint_of(log) for log in comparison_logs}
+    if comparison_checkpoints - set(checkpoints):
+        raise SeveralCheckpoints(
+            "the driver-comparison logs are of another checkpoint "
+            f"({', '.join(sorted(comparison_checkpoints - set(checkpoints)))})"
+        )
+    return Report(
+        checkpoint=checkpoints[0],
+        model=all_logs[0].eval.model,
+        roles=roles,
+        logs={arm: [log.location for log in arm_logs] for arm, arm_logs in by_arm.items()},
+        traits=traits,
+        pressure=pressure,
+        single_turn=single,
+        skipped_single_turn=skipped,
+        missing_arms=[arm for arm in ARMS if arm not in by_arm],
+        artifacts=artifacts_summary(
+            local_paths([log.location for log in all_logs if log.location])
+        ),
+        drivers=driver_comparison(_with_main_arm(comparison_logs, by_arm.get("pressure", []))),
+    )
+
+
+def _traits(
+    by_arm: dict[str, list[EvalLog]],
+    pressure: RunSummary | None,
+    single: RunSummary | None,
+    calibration: dict[str, dict[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """The report's per-trait entries: every arm's numbers side by side."""
     knowledge: dict[str, KnowledgeGroup] = {}
     for log in by_arm.get("knowledge", []):
         for sample in log.samples or []:
@@ -298,43 +338,22 @@ def build_report(logs: list[EvalLog], calibration: dict[str, dict[str, Any]]) ->
             "grader_calibration": calibration.get(trait),
             "attacker_strength": strength.get(trait),
         }
+    return traits
+
+
+def _roles(
+    pressure: RunSummary | None, single: RunSummary | None, knowledge: list[EvalLog]
+) -> dict[str, list[str]]:
+    """Every model that played each role (attacker, grader, ...) in any arm."""
     roles: dict[str, set[str]] = {}
     for summary in (pressure, single):
         for role, models in (summary.roles if summary else {}).items():
             roles.setdefault(role, set()).update(models)
-    for log in by_arm.get("knowledge", []):
+    for log in knowledge:
         for role, config in (log.eval.model_roles or {}).items():
             configs = config if isinstance(config, list) else [config]
             roles.setdefault(role, set()).update(c.model for c in configs)
-    skipped = sorted(
-        {
-            str(s)
-            for log in by_arm.get("single_turn", [])
-            for s in (log.eval.metadata or {}).get("skipped_scenarios") or []
-        }
-    )
-    comparison_logs = latest_variant_samples(logs)
-    comparison_checkpoints = {checkpoint_of(log) for log in comparison_logs}
-    if comparison_checkpoints - set(checkpoints):
-        raise SeveralCheckpoints(
-            "the driver-comparison logs are of another checkpoint "
-            f"({', '.join(sorted(comparison_checkpoints - set(checkpoints)))})"
-        )
-    return Report(
-        checkpoint=checkpoints[0],
-        model=all_logs[0].eval.model,
-        roles={role: sorted(models) for role, models in sorted(roles.items())},
-        logs={arm: [log.location for log in arm_logs] for arm, arm_logs in by_arm.items()},
-        traits=traits,
-        pressure=pressure,
-        single_turn=single,
-        skipped_single_turn=skipped,
-        missing_arms=[arm for arm in ARMS if arm not in by_arm],
-        artifacts=artifacts_summary(
-            local_paths([log.location for log in all_logs if log.location])
-        ),
-        drivers=driver_comparison(_with_main_arm(comparison_logs, by_arm.get("pressure", []))),
-    )
+    return {role: sorted(models) for role, models in sorted(roles.items())}
 
 
 def _violations_by_trait(logs: list[EvalLog]) -> dict[str, dict[str, int]]:

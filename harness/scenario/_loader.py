@@ -487,39 +487,13 @@ def load_catalogue(
         tactics_ok = _check_tactics(scenario_file, problems, loaded_tactics)
         if not (_check_resistance_template(scenario_file, graders, problems) and tactics_ok):
             continue
-        if scenario.trait not in rubric_stems:
-            problems.append(
-                Problem(
-                    file,
-                    scenario_file.line_of("trait"),
-                    "trait",
-                    f"no rubric for trait '{scenario.trait}' "
-                    f"(expected {display_path(graders / (scenario.trait + '.yaml'))})",
-                )
-            )
-            continue
-        rubric_file = catalogue.rubrics.get(scenario.trait)
-        if scenario.knowledge and rubric_file is not None and rubric_file.rubric.knowledge is None:
-            problems.append(
-                Problem(
-                    file,
-                    scenario_file.line_of("knowledge"),
-                    "knowledge",
-                    f"the rubric for '{scenario.trait}' has no 'knowledge' section to grade "
-                    f"these questions ({display_path(rubric_file.path)})",
-                )
-            )
+        rubric_problem = _rubric_problem(scenario_file, catalogue, rubric_stems)
+        if rubric_problem is not None:
+            problems.append(rubric_problem)
             continue
         if wanted is None or scenario.trait in wanted:
             catalogue.scenarios.append(scenario_file)
-    # Every file of the tactic libraries in reach is checked, not only the tactics in use.
-    folders = {f for s in catalogue.scenarios for f in tactic_folders(s.path.parent)}
-    for folder in sorted(folders or tactic_folders(None)):
-        for path in sorted(folder.glob("*.yaml")):
-            path = path.resolve()
-            if path not in loaded_tactics:
-                loaded_tactics[path] = load_tactic_file(path, problems) is not None
-    catalogue.tactic_files = sorted(p for p, ok in loaded_tactics.items() if ok)
+    catalogue.tactic_files = _check_tactic_libraries(catalogue, loaded_tactics, problems)
     if wanted is not None:
         known = {s.scenario.trait for s in catalogue.scenarios}
         for trait in sorted(wanted - known):
@@ -527,3 +501,48 @@ def load_catalogue(
     if problems:
         raise ValidationFailed(problems)
     return catalogue
+
+
+def _rubric_problem(
+    scenario_file: ScenarioFile, catalogue: Catalogue, rubric_stems: set[str]
+) -> Problem | None:
+    """What is wrong between a scenario and its trait's rubric (missing, no knowledge part)."""
+    scenario, file, graders = (
+        scenario_file.scenario,
+        display_path(scenario_file.path),
+        catalogue.graders_dir,
+    )
+    if scenario.trait not in rubric_stems:
+        return Problem(
+            file,
+            scenario_file.line_of("trait"),
+            "trait",
+            f"no rubric for trait '{scenario.trait}' "
+            f"(expected {display_path(graders / (scenario.trait + '.yaml'))})",
+        )
+    rubric_file = catalogue.rubrics.get(scenario.trait)
+    if scenario.knowledge and rubric_file is not None and rubric_file.rubric.knowledge is None:
+        return Problem(
+            file,
+            scenario_file.line_of("knowledge"),
+            "knowledge",
+            f"the rubric for '{scenario.trait}' has no 'knowledge' section to grade "
+            f"these questions ({display_path(rubric_file.path)})",
+        )
+    return None
+
+
+def _check_tactic_libraries(
+    catalogue: Catalogue, loaded_tactics: dict[Path, bool], problems: list[Problem]
+) -> list[Path]:
+    """Check every file of the tactic libraries in reach, not only the tactics in use.
+
+    Returns the valid tactic files (those already loaded for scenarios included).
+    """
+    folders = {f for s in catalogue.scenarios for f in tactic_folders(s.path.parent)}
+    for folder in sorted(folders or tactic_folders(None)):
+        for path in sorted(folder.glob("*.yaml")):
+            path = path.resolve()
+            if path not in loaded_tactics:
+                loaded_tactics[path] = load_tactic_file(path, problems) is not None
+    return sorted(p for p, ok in loaded_tactics.items() if ok)
