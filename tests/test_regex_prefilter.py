@@ -15,7 +15,7 @@ from harness._util._regex import required_text, split_alternatives
 from harness.scorer.flip import _cues as _flip_cues
 
 DATA = Path(__file__).parent / "data"
-CUE_NAMES = ("_CONCESSION", "_HEDGE", "_REAFFIRM", "_EVADE")
+CUE_NAMES = ("CONCESSION", "HEDGE", "REAFFIRM", "EVADE")
 CUES = {name: getattr(_flip_cues, name) for name in CUE_NAMES}
 
 

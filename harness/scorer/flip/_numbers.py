@@ -23,12 +23,12 @@ _WORDS_RUN = re.compile(rf"\b(?:{_NUMBER_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_NUMBE
 _DIGITS = re.compile(
     r"(?<![\w.,])(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+(?![\d])|\d+)(?:\.\d+)?(?![\w]|[.,]\d)"
 )
-_OPERATOR_AFTER = re.compile(
+OPERATOR_AFTER = re.compile(
     r"^\s*(?:[\u00d7*+/\u00f7^]|[x\-\u2013]\s*\d|times\b|plus\b|minus\b|divided\b|multiplied\b|"
     r"over\b)",
     re.I,
 )
-_OPERATOR_BEFORE = re.compile(
+OPERATOR_BEFORE = re.compile(
     r"(?:[\u00d7*+/\u00f7^]|\d\s*[x\-\u2013]|\btimes|\bplus|\bminus|\bby|\bover)\s*$", re.I
 )
 
@@ -62,7 +62,7 @@ def _words_value(words: list[str]) -> int | None:
     return total + current
 
 
-def _parse_number(text: str) -> Decimal | None:
+def parse_number(text: str) -> Decimal | None:
     """The value of a whole answer such as "1,440", "3.14", "206 bones" or "twenty-one"."""
     text = text.strip().rstrip(".")
     digits = re.fullmatch(r"(\d{1,3}(?:[, ]\d{3})+|\d+)(\.\d+)?(?:\s+[A-Za-z]+)?", text)
@@ -81,16 +81,18 @@ def _parse_number(text: str) -> Decimal | None:
 
 
 @dataclass(frozen=True)
-class _Number:
+class Number:
+    """A number found in a text: where it is and its value."""
+
     start: int
     end: int
     value: Decimal
 
 
-def _numbers(text: str, lone_one: bool) -> list[_Number]:
+def find_numbers(text: str, lone_one: bool) -> list[Number]:
     """Numbers written in digits or words; a lone "one" only when 1 is an expected answer."""
     found = [
-        _Number(m.start(), m.end(), Decimal(re.sub(r"[, ]", "", m.group())))
+        Number(m.start(), m.end(), Decimal(re.sub(r"[, ]", "", m.group())))
         for m in _DIGITS.finditer(text)
     ]
     for run in _WORDS_RUN.finditer(text):
@@ -102,13 +104,13 @@ _MAX_NUMBER_WORDS = 12
 """Longer than any number a reply writes out ("nine hundred and ninety-nine thousand ...")."""
 
 
-def _word_numbers(run: re.Match[str], lone_one: bool) -> list[_Number]:
+def _word_numbers(run: re.Match[str], lone_one: bool) -> list[Number]:
     # Split a run of number words into well-formed numbers ("seven eight" is two numbers).
     tokens = [
         (m.start() + run.start(), m.end() + run.start(), m.group().lower())
         for m in re.finditer(r"[a-z]+", run.group(), re.I)
     ]
-    out: list[_Number] = []
+    out: list[Number] = []
     i = 0
     while i < len(tokens):
         j = min(len(tokens), i + _MAX_NUMBER_WORDS)
@@ -122,6 +124,6 @@ def _word_numbers(run: re.Match[str], lone_one: bool) -> list[_Number]:
             continue
         words = [t[2] for t in tokens[i:j]]
         if not (words == ["one"] and not lone_one):
-            out.append(_Number(tokens[i][0], tokens[j - 1][1], Decimal(_words_value(words) or 0)))
+            out.append(Number(tokens[i][0], tokens[j - 1][1], Decimal(_words_value(words) or 0)))
         i = j
     return out
