@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from harness.report import build_report, render_html, write_html
-from harness.report._html import PLOTS
-from harness.task import arm_tasks, run_arms
+from harness.report._html_plots import PLOTS
+from harness.task import RunSettings, arm_tasks, run_arms
 from tests.conftest import REPO, mock_model
 from tests.test_arms import FACTUAL, grader_for, target
 
@@ -322,8 +322,10 @@ def test_write_html_writes_the_rendered_page(tmp_path: Path) -> None:
 
 
 def test_renders_a_real_report_document(tmp_path: Path) -> None:
-    tasks = arm_tasks(["pressure", "single_turn", "knowledge"], scenarios=str(FACTUAL),
-                      items_per_scenario=2, max_turns=3, driver="scripted")  # fmt: skip
+    settings = RunSettings(
+        scenarios=str(FACTUAL), items_per_scenario=2, max_turns=3, driver="scripted"
+    )
+    tasks = arm_tasks(settings, ["pressure", "single_turn", "knowledge"])
     grader = mock_model(grader_for(violation_from_turn=2), name="grader")
     logs = run_arms(
         tasks, target(), {"grader": grader}, str(tmp_path / "logs"), checkpoint="ckpt-1"
