@@ -16,7 +16,7 @@ from harness._util import ValidationFailed
 from harness.report import build_report, report_markdown, tactic_strength
 from harness.report._strength import Outcome
 from harness.scenario import allowed_tactics, choose_tactic, load_catalogue
-from harness.task import arm_tasks, parse_driver_variant, pressure, run_arms
+from harness.task import RunSettings, arm_tasks, parse_driver_variant, pressure, run_arms
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, verdict_json
 
 SCENARIO = """\
@@ -481,9 +481,9 @@ def test_driver_comparison_and_strength_in_the_report(tmp_path: Path) -> None:
     root = write_tree(tmp_path)
     target_calls: list[list[ChatMessage]] = []
     with pytest.raises(ValueError, match=r"'scripted' fits none of the scenarios: .*ladder"):
-        arm_tasks(["pressure"], scenarios=str(root), compare_drivers=["scripted", "persona"])
+        arm_tasks(RunSettings(scenarios=str(root)), ["pressure"], ["scripted", "persona"])
     tasks = arm_tasks(
-        ["pressure"], scenarios=str(root), compare_drivers=["persona+backtrack", "persona"]
+        RunSettings(scenarios=str(root)), ["pressure"], ["persona+backtrack", "persona"]
     )
     logs = run_arms(
         tasks,
@@ -512,13 +512,12 @@ def test_driver_comparison_and_strength_in_the_report(tmp_path: Path) -> None:
 
 
 def test_driver_comparison_on_the_bundled_hybrid_scenario(tmp_path: Path) -> None:
-    tasks = arm_tasks(
-        ["pressure"],
+    settings = RunSettings(
         scenarios=str(REPO / "scenarios/sycophancy/factual-pushback.yaml"),
         items_per_scenario=2,
         max_turns=3,
-        compare_drivers=["scripted", "persona"],
     )
+    tasks = arm_tasks(settings, ["pressure"], ["scripted", "persona"])
     logs = run_arms(
         tasks,
         mock_model(lambda m: f"It is what I said (reply {n_assistant(m) + 1}).", name="t"),

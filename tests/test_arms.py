@@ -24,6 +24,7 @@ from harness.scenario import KnowledgeVerdict, load_catalogue
 from harness.scorer import VerdictError
 from harness.scorer._knowledge import combine_knowledge, parse_knowledge_verdict
 from harness.task import (
+    RunSettings,
     arm_tasks,
     build_knowledge_samples,
     build_samples,
@@ -322,14 +323,10 @@ def test_knowledge_behaviour_gap() -> None:
 
 
 def _run(tmp_path: Path, calls: list[list[ChatMessage]], **kwargs: Any) -> list[EvalLog]:
-    tasks = arm_tasks(
-        ["pressure", "single_turn", "knowledge"],
-        scenarios=str(FACTUAL),
-        items_per_scenario=2,
-        max_turns=3,
-        driver="scripted",
-        **kwargs,
+    settings = RunSettings(
+        scenarios=str(FACTUAL), items_per_scenario=2, max_turns=3, driver="scripted", **kwargs
     )
+    tasks = arm_tasks(settings, ["pressure", "single_turn", "knowledge"])
     return run_arms(
         tasks,
         target(calls),
@@ -500,8 +497,10 @@ def test_temperature_reaches_the_target_only(tmp_path: Path) -> None:
 
         return get_model(f"mockllm/{role}-t", custom_outputs=custom)
 
-    tasks = arm_tasks(["pressure"], scenarios=str(FACTUAL), items_per_scenario=1, max_turns=2,
-                      driver="scripted")  # fmt: skip
+    settings = RunSettings(
+        scenarios=str(FACTUAL), items_per_scenario=1, max_turns=2, driver="scripted"
+    )
+    tasks = arm_tasks(settings, ["pressure"])
     logs = run_arms(
         tasks,
         recording("target", lambda m: "It stays the same."),

@@ -13,6 +13,7 @@ import pytest
 from inspect_ai.model import ChatMessage, GenerateConfig, Model, ModelOutput, get_model
 
 from harness._cli import main
+from harness._cli._artifacts import autorate_line
 from harness._util import TemplateProblem, graders_dir, render_file, sha256
 from harness.artifacts import (
     ArtifactsReport,
@@ -24,7 +25,6 @@ from harness.artifacts import (
 from harness.artifacts._autorate import (
     RATER_SCHEMA,
     PatternAutorate,
-    autorate_line,
     patterns_to_rate,
     rater_variables,
 )

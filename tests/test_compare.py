@@ -14,7 +14,7 @@ from harness._cli import main
 from harness._util import holm, mcnemar_exact, mde_paired_proportions, sign_flip_p
 from harness.report import CompareInputError, compare_checkpoints, compare_markdown, load_checkpoint
 from harness.report._compare import Unit, pair_units
-from harness.task import arm_tasks, run_arms
+from harness.task import RunSettings, arm_tasks, run_arms
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
 
 FACTUAL = REPO / "scenarios/sycophancy/factual-pushback.yaml"
@@ -110,8 +110,10 @@ def _caving(messages: list[ChatMessage]) -> str:
 def _run_checkpoint(
     folder: Path, label: str, respond: object, scenarios: str = str(FACTUAL)
 ) -> None:
-    tasks = arm_tasks(["pressure", "single_turn", "knowledge"], scenarios=scenarios,
-                      items_per_scenario=10, max_turns=3, driver="scripted")  # fmt: skip
+    settings = RunSettings(
+        scenarios=scenarios, items_per_scenario=10, max_turns=3, driver="scripted"
+    )
+    tasks = arm_tasks(settings, ["pressure", "single_turn", "knowledge"])
     logs = run_arms(
         tasks,
         mock_model(respond, name=f"target-{label}"),  # type: ignore[arg-type]
@@ -280,8 +282,10 @@ def test_replayed_run_pairs_with_the_baseline_and_gives_attacker_variance(
     folder = tmp_path / "cand"
     shutil.copytree(runs / "worse", folder)  # the live run of the candidate
     baseline_pressure = next((runs / "base").glob("*_pressure_*.eval"))
-    tasks = arm_tasks(["pressure"], scenarios=str(FACTUAL), items_per_scenario=10,
-                      max_turns=3, replay=str(baseline_pressure))  # fmt: skip
+    settings = RunSettings(
+        scenarios=str(FACTUAL), items_per_scenario=10, max_turns=3, replay=str(baseline_pressure)
+    )
+    tasks = arm_tasks(settings, ["pressure"])
     # Replayed with a model that holds: the live candidate caved, so the two runs of
     # the same checkpoint differ only by how the user turns were produced.
     logs = run_arms(

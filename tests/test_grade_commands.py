@@ -343,7 +343,7 @@ def test_inspect_score_cli_rescores_with_our_scorer_and_fails_closed(tmp_path: P
 def test_bundled_embedded_calibration_is_current_and_cited() -> None:
     import hashlib
 
-    from harness._cli._main import attach_calibration
+    from harness._cli._summary import attach_calibration
     from harness.log import RunSummary
     from harness.scorer import RubricSet
 

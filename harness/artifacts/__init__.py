@@ -10,7 +10,10 @@ from harness.artifacts._analyse import (
     analyse_artifacts,
 )
 from harness.artifacts._autorate import (
+    AutorateError,
     AutorateSettings,
+    AutorateSummary,
+    PatternAutorate,
     autorate_args_problem,
     autorate_report,
     rate_patterns,
@@ -26,10 +29,13 @@ from harness.artifacts._stats import flag_patterns
 __all__ = [
     "ArtifactsReport",
     "ArtifactsSettings",
+    "AutorateError",
     "AutorateSettings",
+    "AutorateSummary",
     "EmbedderUnavailable",
     "FilterError",
     "FilterResult",
+    "PatternAutorate",
     "PatternRow",
     "analyse_artifacts",
     "autorate_args_problem",

@@ -20,8 +20,6 @@ from typing import TYPE_CHECKING, Any
 from inspect_ai.model import Model, get_model
 from inspect_ai.util import JSONSchema
 from pydantic import BaseModel, ConfigDict, Field
-from rich.console import Console
-from rich.table import Table
 
 from harness._util import TemplateProblem, render_file, sha256
 from harness.scenario import find_grader_template
@@ -289,49 +287,6 @@ def autorate_report(
     return with_autorate(report, ratings, summary)
 
 
-def _verdict(rating: PatternAutorate) -> str:
-    if rating.superficial is None:
-        return f"unrated ({rating.unrated_reason})"
-    return "superficial" if rating.superficial else "content"
-
-
-def autorate_table(report: ArtifactsReport) -> Table:
-    """The rated patterns: the grader's verdict, label and reason."""
-    grader = report.autorate.grader if report.autorate else "?"
-    table = Table(title=f"Autorate by {grader}", title_justify="left")
-    for column in ("pattern", "prevalence", "verdict", "label", "reason"):
-        table.add_column(column, justify="right" if column == "prevalence" else "left")
-    for row in report.patterns:
-        rating = row.autorate
-        if rating is None:
-            continue
-        prevalence = "—" if row.prevalence is None else f"{100 * row.prevalence:.1f}%"
-        detail = rating.reason if rating.superficial is not None else rating.unrated_detail
-        table.add_row(
-            row.name,
-            prevalence,
-            _verdict(rating),
-            rating.label or "",
-            (detail or "")[:100],
-            style="bold red"
-            if rating.superficial
-            else ("yellow" if rating.superficial is None else None),
-        )
-    return table
-
-
-def autorate_line(summary: AutorateSummary) -> str:
-    """One line: how many patterns were rated which way, and the unrated with reasons."""
-    line = (
-        f"autorate: {summary.rated} pattern(s) rated by {summary.grader}: "
-        f"{summary.superficial} superficial, {summary.content} content, "
-        f"{summary.unrated} unrated"
-    )
-    if summary.unrated_reasons:
-        line += " (" + ", ".join(f"{k}: {v}" for k, v in summary.unrated_reasons.items()) + ")"
-    return line
-
-
 def autorate_args_problem(autorate: bool, grader: str | None) -> str | None:
     """Why `--autorate` / `--grader` cannot run as given (None when they can)."""
     if autorate and not grader:
@@ -346,25 +301,25 @@ def autorate_args_problem(autorate: bool, grader: str | None) -> str | None:
     return None
 
 
+class AutorateError(Exception):
+    """`--autorate` cannot run: the grader model is unusable or the template is missing."""
+
+
 def run_autorate(
-    report: ArtifactsReport,
-    grader: str,
-    console: Console,
-    err: Console,
-    settings: AutorateSettings | None = None,
-) -> ArtifactsReport | None:
-    """`harness artifacts --autorate`: rate, print the table and the counts; None on bad input."""
+    report: ArtifactsReport, grader: str, settings: AutorateSettings | None = None
+) -> ArtifactsReport:
+    """`harness artifacts --autorate`: the report with its frequent patterns rated by `grader`.
+
+    Raises:
+        AutorateError: the grader model cannot be used, or the prompt template is
+            missing or does not render.
+
+    """
     try:
         model = get_model(grader)
     except Exception as exc:  # inspect raises several types for an unknown or unusable model
-        err.print(f"error: cannot use grader {grader}: {exc}", markup=False)
-        return None
+        raise AutorateError(f"cannot use grader {grader}: {exc}") from exc
     try:
-        rated = autorate_report(report, model, settings)
+        return autorate_report(report, model, settings)
     except TemplateProblem as exc:
-        err.print(f"error: {exc}", markup=False)
-        return None
-    console.print(autorate_table(rated))
-    if rated.autorate is not None:
-        console.print(autorate_line(rated.autorate), markup=False)
-    return rated
+        raise AutorateError(str(exc)) from exc

@@ -8,9 +8,10 @@ from harness.log._arms import (
     local_paths,
     variant_of,
 )
-from harness.log._summary import RunSummary, read_logs, summarise, verdict_scorer
+from harness.log._summary import GroupSummary, RunSummary, read_logs, summarise, verdict_scorer
 
 __all__ = [
+    "GroupSummary",
     "RunSummary",
     "arm_of",
     "checkpoint_of",

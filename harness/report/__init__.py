@@ -3,7 +3,12 @@
 Written as JSON documents, Markdown and a self-contained HTML page.
 """
 
-from harness.report._compare import CompareInputError, compare_checkpoints, load_checkpoint
+from harness.report._compare import (
+    CompareInputError,
+    Comparison,
+    compare_checkpoints,
+    load_checkpoint,
+)
 from harness.report._compare_markdown import compare_markdown, gate_verdict_line
 from harness.report._excerpts import excerpts_for, violations_by_trait
 from harness.report._html import render_html, write_html
@@ -20,6 +25,7 @@ from harness.report._strength import tactic_strength
 
 __all__ = [
     "CompareInputError",
+    "Comparison",
     "NoArmLogs",
     "ReportError",
     "SeveralCheckpoints",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from inspect_ai import Task, eval_set
@@ -10,13 +11,17 @@ from inspect_ai.log import EvalLog, read_eval_log
 from inspect_ai.model import GenerateConfig, Model, get_model
 
 from harness._util import ARMS, DRIVERS
+from harness.scenario import Driver
+from harness.task._settings import RunSettings
 from harness.task._tasks import knowledge, pressure, single_turn
 
 DEFAULT_BACKTRACKS = 2
 """Backtracking budget of a `+backtrack` driver variant when none is given."""
 
 
-def parse_driver_variant(label: str, max_backtracks: int | None = None) -> tuple[str, int | None]:
+def parse_driver_variant(
+    label: str, max_backtracks: int | None = None
+) -> tuple[Driver, int | None]:
     """`persona+backtrack` -> ("persona", N); `scripted` -> ("scripted", None).
 
     Raises:
@@ -37,66 +42,29 @@ def parse_driver_variant(label: str, max_backtracks: int | None = None) -> tuple
 
 
 def arm_tasks(
-    arms: Sequence[str],
-    *,
-    scenarios: str | None = None,
-    traits: str | None = None,
-    items_per_scenario: int | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    max_turns: int | None = None,
-    driver: str | None = None,
-    graders: str | None = None,
-    replay: str | None = None,
-    target_system_prompt: str | None = None,
-    target_system_prompt_file: str | None = None,
-    scorers: str | None = None,
-    max_backtracks: int | None = None,
-    compare_drivers: Sequence[str] = (),
+    settings: RunSettings, arms: Sequence[str] = ARMS, compare_drivers: Sequence[str] = ()
 ) -> list[Task]:
-    """The inspect tasks of the chosen arms, built with the same scenario selection.
+    """The inspect tasks of the chosen arms, all built from the same `settings`.
 
+    Each task is passed the settings it takes that are set (`RunSettings.task_args`).
     `compare_drivers` adds one pressure task per driver variant (`persona`,
-    `persona+backtrack`, ...), logged apart from the multi-turn arm. Only arguments
-    that are set are passed, so a task's identity (and so eval-set resumption) does
-    not depend on defaults being spelled out.
+    `persona+backtrack`, ...), logged apart from the multi-turn arm; a variant is a
+    live run, never a replay.
+
+    Raises:
+        ValueError: an unknown driver variant, or settings a task rejects.
+
     """
-    common: dict[str, Any] = {
-        "scenarios": scenarios,
-        "traits": traits,
-        "items_per_scenario": items_per_scenario,
-        "limit": limit,
-        "seed": seed,
-        "graders": graders,
-        "target_system_prompt": target_system_prompt,
-        "target_system_prompt_file": target_system_prompt_file,
+    factories: dict[str, Callable[..., Task]] = {
+        "pressure": pressure,
+        "single_turn": single_turn,
+        "knowledge": knowledge,
     }
-    common = {k: v for k, v in common.items() if v is not None}
-    pressure_only = {
-        "max_turns": max_turns,
-        "driver": driver,
-        "replay": replay,
-        "max_backtracks": max_backtracks,
-    }
-    extra: dict[str, Any] = {k: v for k, v in pressure_only.items() if v is not None}
-    conversation: dict[str, Any] = {"scorers": scorers} if scorers is not None else {}
-    factories: dict[str, Any] = {
-        "pressure": lambda: pressure(**common, **extra, **conversation),
-        "single_turn": lambda: single_turn(**common, **conversation),
-        "knowledge": lambda: knowledge(**common),
-    }
-    tasks = [factories[arm]() for arm in ARMS if arm in arms]
+    tasks = [factories[arm](**settings.task_args(factories[arm])) for arm in ARMS if arm in arms]
     for label in dict.fromkeys(compare_drivers):
-        variant_driver, backtracks = parse_driver_variant(label, max_backtracks)
-        variant_args: dict[str, Any] = {"max_turns": max_turns, "max_backtracks": backtracks}
-        task = pressure(
-            **common,
-            **{k: v for k, v in variant_args.items() if v is not None},
-            driver=variant_driver,
-            driver_comparison=True,
-            **conversation,
-        )
-        tasks.append(task)
+        driver, backtracks = parse_driver_variant(label, settings.max_backtracks)
+        variant = replace(settings, driver=driver, max_backtracks=backtracks, replay=None)
+        tasks.append(pressure(**variant.task_args(pressure), driver_comparison=True))
     return tasks
 
 

@@ -13,10 +13,10 @@ from inspect_ai.scorer import Scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from harness import __version__
-from harness._util import DRIVERS, display_path
-from harness.scenario import Catalogue, load_catalogue
+from harness._util import display_path
+from harness.scenario import Catalogue
 from harness.scorer import flip_detector, knowledge_grader, rubric_grader
-from harness.solver import dialogue, read_replay_log
+from harness.solver import ReplayLog, dialogue, read_replay_log
 from harness.task._dataset import (
     build_knowledge_samples,
     build_samples,
@@ -24,17 +24,7 @@ from harness.task._dataset import (
     replay_samples,
     with_target_system_prompt,
 )
-
-
-def as_list(value: str | list[str] | None) -> list[str] | None:
-    """Accept `-T x=a,b` (a list after inspect's YAML parsing), a comma string or a list."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        parts = [part.strip() for part in value.split(",")]
-    else:
-        parts = [str(part).strip() for part in value]
-    return [part for part in parts if part] or None
+from harness.task._settings import RunSettings, as_list, documented
 
 
 def _file_sha(path: Path) -> str:
@@ -100,45 +90,68 @@ def capped_dataset(samples: list[Sample], limit: int | None, name: str) -> Memor
     return MemoryDataset(samples[: int(limit)] if limit else samples, name=name)
 
 
-def _catalogue(
-    scenarios: str | list[str] | None, traits: str | list[str] | None, graders: str | None
-) -> Catalogue:
-    paths = [Path(p) for p in as_list(scenarios) or []] or None
-    return load_catalogue(paths, Path(graders) if graders else None, as_list(traits))
+def _dataset(
+    samples: list[Sample], settings: RunSettings, system_text: str | None, name: str
+) -> MemoryDataset:
+    """The samples with the target system prompt put first, capped at `limit`, named."""
+    if system_text is not None:
+        samples = with_target_system_prompt(samples, system_text)
+    return capped_dataset(samples, settings.limit, name)
 
 
-def target_system_prompt_text(text: object, file: str | None) -> str | None:
-    """The target system prompt given as text or as a file to read, or None.
+def _check_pressure(settings: RunSettings) -> None:
+    """Reject settings the pressure arm cannot run (the other arms ignore them)."""
+    if settings.driver is not None and settings.replay is not None:
+        raise ValueError("give driver or replay, not both: a replay sends the recorded turns")
+    if settings.max_turns is not None and settings.max_turns < 1:
+        raise ValueError("max_turns must be at least 1")
 
-    Raises:
-        ValueError: when both are given, the file cannot be read, or the text is empty
-            or not a string (`-T` values are parsed as YAML: a colon makes a mapping).
 
-    """
-    if text is not None and file is not None:
-        raise ValueError("give target_system_prompt or target_system_prompt_file, not both")
-    if file is not None:
-        try:
-            text = Path(file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"target_system_prompt_file {file}: cannot be read: {exc}") from exc
-    if text is None:
-        return None
-    if not isinstance(text, str):
+def _as_variant(samples: list[Sample], variant: str, skipped: list[str]) -> list[Sample]:
+    """A driver comparison's samples, marked with the variant; an error when none fit."""
+    if not samples:
         raise ValueError(
-            "target_system_prompt must be text, not "
-            f"{type(text).__name__} (put it in a file and pass target_system_prompt_file)"
+            f"driver variant '{variant}' fits none of the scenarios: {'; '.join(skipped)}"
         )
-    if not text.strip():
-        raise ValueError("target_system_prompt is empty")
-    return text
+    for sample in samples:
+        assert sample.metadata is not None
+        sample.metadata["driver_variant"] = variant
+    return samples
 
 
-def _with_target_prompt(samples: list[Sample], text: str | None) -> list[Sample]:
-    return with_target_system_prompt(samples, text) if text is not None else samples
+def _replayed(
+    samples: list[Sample], replay: ReplayLog | None, settings: RunSettings
+) -> tuple[list[Sample], dict[str, Any]]:
+    """The samples the replay log can drive, and what the log records of the replay."""
+    if replay is None:
+        return samples, {"replay": None}
+    # Capped first, so that `limit` picks the same samples as in the recorded run.
+    limit = settings.limit
+    selection = replay_samples(samples[:limit] if limit else samples, replay, settings.max_turns)
+    return selection.samples, {
+        "replay": replay.record(),
+        "replay_missing": selection.missing,
+        "replay_opening_mismatch": selection.opening_mismatch,
+        "replay_system_prompt_mismatch": selection.system_prompt_mismatch,
+    }
+
+
+def driver_variant(driver: str | None, max_backtracks: int | None) -> str:
+    """A run's driver label, e.g. `persona+backtrack`.
+
+    The driver (`scenario` when each scenario keeps its own), with `+backtrack` when
+    backtracking was switched on by `max_backtracks`.
+    """
+    label = driver or "scenario"
+    return f"{label}+backtrack" if max_backtracks else label
 
 
 @task
+@documented(
+    driver_comparison="""Run as one variant of a driver comparison (`harness run
+    --compare-drivers`): the log is kept apart from the multi-turn arm, and scenarios the
+    driver does not fit are left out and listed rather than failing the task."""
+)
 def pressure(
     scenarios: str | list[str] | None = None,
     traits: str | list[str] | None = None,
@@ -155,84 +168,29 @@ def pressure(
     max_backtracks: int | None = None,
     driver_comparison: bool = False,
 ) -> Task:
-    """Multi-turn adversarial pressure: does the target hold its position, and when does it cave.
-
-    Args:
-        scenarios: Scenario files or folders (default: the bundled `scenarios/`).
-        traits: Only scenarios of these traits.
-        max_turns: Override each scenario's cap on target turns.
-        driver: Override each scenario's driver: `scripted`, `persona` or `hybrid`.
-        items_per_scenario: Only the first N items of each scenario (for smoke runs).
-        limit: Only the first N samples, interleaved across traits (part of the task's
-            identity, so an eval set resumes a capped run correctly).
-        seed: Run seed; every sample derives its own seed from it.
-        graders: Folder with rubrics and grader templates (default: the bundled `graders/`).
-        scorers: `rubric` and/or `flip` (default both): the rubric grader, the flip
-            detector. Without `rubric` no grader role is required.
-        replay: A finished `harness/pressure` log whose user turns (scripted and
-            persona-written) are sent again, in order, instead of a live driver; no
-            attacker is called. Samples the log lacks, or whose opening or system
-            prompt differ from it, are left out and listed in the task metadata.
-        target_system_prompt: Text put before every sample's own system prompt (a blank
-            line apart), or its system prompt when it has none.
-        target_system_prompt_file: A file holding the target system prompt.
-        max_backtracks: Override every persona's backtracking budget: 0 never rolls
-            back; N > 0 lets the attacker roll back up to N resisted exchanges per
-            conversation (personas without a `backtracking` section get the default
-            check: the expected answer where declared, else the grader role).
-        driver_comparison: Run as one variant of a driver comparison (`harness run
-            --compare-drivers`): the log is kept apart from the multi-turn arm, and
-            scenarios the driver does not fit are left out and listed rather than
-            failing the task.
-
-    """
-    if driver is not None and driver not in DRIVERS:
-        raise ValueError(f"driver must be one of {', '.join(DRIVERS)}, not '{driver}'")
-    if driver is not None and replay is not None:
-        raise ValueError("give driver or replay, not both: a replay sends the recorded turns")
-    if max_turns is not None and int(max_turns) < 1:
-        raise ValueError("max_turns must be at least 1")
-    system_text = target_system_prompt_text(target_system_prompt, target_system_prompt_file)
-    replay_log = read_replay_log(str(replay)) if replay is not None else None
-    catalogue = _catalogue(scenarios, traits, graders)
-    scorer_list, setup = conversation_scorers(scorers, catalogue.graders_dir)
-    turn_cap = int(max_turns) if max_turns is not None else None
+    """Multi-turn adversarial pressure: does the target hold its position, and when does it cave."""
+    settings = RunSettings.from_arguments(locals())  # every parameter but driver_comparison
+    _check_pressure(settings)
+    system_text = settings.system_prompt_text()
+    replay_log = read_replay_log(str(settings.replay)) if settings.replay is not None else None
+    catalogue = settings.catalogue()
+    scorer_list, setup = conversation_scorers(settings.scorers, catalogue.graders_dir)
     skipped: list[str] = []
     samples = build_samples(
         catalogue,
-        driver=driver,
-        max_turns=turn_cap,
-        items_per_scenario=int(items_per_scenario) if items_per_scenario else None,
-        seed=int(seed),
-        max_backtracks=int(max_backtracks) if max_backtracks is not None else None,
+        driver=settings.driver,
+        max_turns=settings.max_turns,
+        items_per_scenario=settings.items_per_scenario or None,
+        seed=settings.seed,
+        max_backtracks=settings.max_backtracks,
         skip_misfits=skipped if driver_comparison else None,
     )
-    variant = driver_variant(driver, max_backtracks)
-    if driver_comparison and not samples:
-        raise ValueError(
-            f"driver variant '{variant}' fits none of the scenarios: {'; '.join(skipped)}"
-        )
+    variant = driver_variant(settings.driver, settings.max_backtracks)
     if driver_comparison:
-        for sample in samples:
-            assert sample.metadata is not None
-            sample.metadata["driver_variant"] = variant
-    replay_record: dict[str, Any] = {"replay": None}
-    if replay_log is not None:
-        # Capped first, so that `limit` picks the same samples as in the recorded run.
-        selection = replay_samples(
-            samples[: int(limit)] if limit else samples, replay_log, turn_cap
-        )
-        samples = selection.samples
-        replay_record = {
-            "replay": replay_log.record(),
-            "replay_missing": selection.missing,
-            "replay_opening_mismatch": selection.opening_mismatch,
-            "replay_system_prompt_mismatch": selection.system_prompt_mismatch,
-        }
+        samples = _as_variant(samples, variant, skipped)
+    samples, replay_record = _replayed(samples, replay_log, settings)
     return Task(
-        dataset=capped_dataset(
-            _with_target_prompt(samples, system_text), limit, "harness-scenarios"
-        ),
+        dataset=_dataset(samples, settings, system_text, "harness-scenarios"),
         setup=setup,
         solver=dialogue(),
         # The rubric grader judges every conversation; the flip detector checks
@@ -249,17 +207,8 @@ def pressure(
     )
 
 
-def driver_variant(driver: str | None, max_backtracks: int | None) -> str:
-    """A run's driver label, e.g. `persona+backtrack`.
-
-    The driver (`scenario` when each scenario keeps its own), with `+backtrack` when
-    backtracking was switched on by `max_backtracks`.
-    """
-    label = driver or "scenario"
-    return f"{label}+backtrack" if max_backtracks else label
-
-
 @task
+@documented()
 def single_turn(
     scenarios: str | list[str] | None = None,
     traits: str | list[str] | None = None,
@@ -276,36 +225,18 @@ def single_turn(
     The message is the scenario's `single_turn` template, or else its opening followed by
     the ladder's last (strongest) rung. Sample ids equal the pressure arm's, so the two
     arms pair on scenario x item for `pressure_delta`.
-
-    Args:
-        scenarios: Scenario files or folders (default: the bundled `scenarios/`).
-        traits: Only scenarios of these traits.
-        items_per_scenario: Only the first N items of each scenario (for smoke runs).
-        limit: Only the first N samples, interleaved across traits (part of the task's
-            identity, so an eval set resumes a capped run correctly).
-        seed: Run seed; every sample derives its own seed from it.
-        graders: Folder with rubrics and grader templates (default: the bundled `graders/`).
-        scorers: `rubric` and/or `flip` (default both): the rubric grader, the flip
-            detector. Without `rubric` no grader role is required.
-        target_system_prompt: Text put before every sample's own system prompt (a blank
-            line apart), or its system prompt when it has none.
-        target_system_prompt_file: A file holding the target system prompt.
-
     """
-    system_text = target_system_prompt_text(target_system_prompt, target_system_prompt_file)
-    catalogue = _catalogue(scenarios, traits, graders)
+    settings = RunSettings.from_arguments(locals())
+    system_text = settings.system_prompt_text()
+    catalogue = settings.catalogue()
     scorer_list, setup = conversation_scorers(
-        scorers, catalogue.graders_dir, pressured_opening=True
+        settings.scorers, catalogue.graders_dir, pressured_opening=True
     )
     samples, skipped = build_single_turn_samples(
-        catalogue,
-        items_per_scenario=int(items_per_scenario) if items_per_scenario else None,
-        seed=int(seed),
+        catalogue, items_per_scenario=settings.items_per_scenario or None, seed=settings.seed
     )
     return Task(
-        dataset=capped_dataset(
-            _with_target_prompt(samples, system_text), limit, "harness-single-turn"
-        ),
+        dataset=_dataset(samples, settings, system_text, "harness-single-turn"),
         setup=setup,
         solver=dialogue(),
         scorer=scorer_list,
@@ -319,6 +250,7 @@ def single_turn(
 
 
 @task
+@documented()
 def knowledge(
     scenarios: str | list[str] | None = None,
     traits: str | list[str] | None = None,
@@ -331,33 +263,18 @@ def knowledge(
 ) -> Task:
     """Knowledge probe: does the model state the principle at stake? Scored 0-1 per answer.
 
-    Asks each scenario's knowledge questions and each trait's own probes, and grades the
-    answers with the trait's knowledge rubric (`grader` role), fail-closed.
-
-    Args:
-        scenarios: Scenario files or folders (default: the bundled `scenarios/`).
-        traits: Only these traits.
-        items_per_scenario: Only the first N items of each scenario (for questions that
-            use item variables).
-        limit: Only the first N samples, interleaved across traits.
-        seed: Run seed; every sample derives its own seed from it.
-        graders: Folder with rubrics and grader templates (default: the bundled `graders/`).
-        target_system_prompt: Text put before every sample's own system prompt (a blank
-            line apart), or its system prompt when it has none.
-        target_system_prompt_file: A file holding the target system prompt.
-
+    Asks each scenario's knowledge questions and each trait's own probes (items fill in
+    questions that use item variables), and grades the answers with the trait's
+    knowledge rubric (`grader` role), fail-closed.
     """
-    system_text = target_system_prompt_text(target_system_prompt, target_system_prompt_file)
-    catalogue = _catalogue(scenarios, traits, graders)
+    settings = RunSettings.from_arguments(locals())
+    system_text = settings.system_prompt_text()
+    catalogue = settings.catalogue()
     samples = build_knowledge_samples(
-        catalogue,
-        items_per_scenario=int(items_per_scenario) if items_per_scenario else None,
-        seed=int(seed),
+        catalogue, items_per_scenario=settings.items_per_scenario or None, seed=settings.seed
     )
     return Task(
-        dataset=capped_dataset(
-            _with_target_prompt(samples, system_text), limit, "harness-knowledge"
-        ),
+        dataset=_dataset(samples, settings, system_text, "harness-knowledge"),
         setup=require_roles("grader"),
         solver=dialogue(),
         scorer=knowledge_grader(graders=str(catalogue.graders_dir)),
