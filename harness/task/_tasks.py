@@ -13,7 +13,7 @@ from inspect_ai.scorer import Scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from harness import __version__
-from harness._util import display_path
+from harness._util import COMPARISON_ARM, display_path
 from harness.scenario import Catalogue
 from harness.scorer import flip_detector, knowledge_grader, rubric_grader
 from harness.solver import ReplayLog, dialogue, read_replay_log
@@ -97,6 +97,35 @@ def _dataset(
     if system_text is not None:
         samples = with_target_system_prompt(samples, system_text)
     return capped_dataset(samples, settings.limit, name)
+
+
+def _arm_task(
+    arm: str,
+    dataset: MemoryDataset,
+    catalogue: Catalogue,
+    system_text: str | None,
+    *,
+    scorer: Scorer | list[Scorer],
+    setup: Solver | None,
+    metadata: dict[str, Any] | None = None,
+) -> Task:
+    """One arm's task: the dialogue solver, and what the run read recorded in its metadata.
+
+    The metadata keys keep their order (arm, the arm's own keys, target system prompt,
+    catalogue): logs are compared and resumed by them.
+    """
+    return Task(
+        dataset=dataset,
+        setup=setup,
+        solver=dialogue(),
+        scorer=scorer,
+        metadata={
+            "arm": arm,
+            **(metadata or {}),
+            "target_system_prompt": system_text,
+            **catalogue_record(catalogue),
+        },
+    )
 
 
 def _check_pressure(settings: RunSettings) -> None:
@@ -189,21 +218,16 @@ def pressure(
     if driver_comparison:
         samples = _as_variant(samples, variant, skipped)
     samples, replay_record = _replayed(samples, replay_log, settings)
-    return Task(
-        dataset=_dataset(samples, settings, system_text, "harness-scenarios"),
-        setup=setup,
-        solver=dialogue(),
-        # The rubric grader judges every conversation; the flip detector checks
-        # the ones whose scenario declares answers (n/a for the rest).
+    # The rubric grader judges every conversation; the flip detector checks the ones
+    # whose scenario declares answers (n/a for the rest).
+    return _arm_task(
+        COMPARISON_ARM if driver_comparison else "pressure",
+        _dataset(samples, settings, system_text, "harness-scenarios"),
+        catalogue,
+        system_text,
         scorer=scorer_list,
-        metadata={
-            "arm": "driver_comparison" if driver_comparison else "pressure",
-            "driver_variant": variant,
-            "skipped_scenarios": skipped,
-            **replay_record,
-            "target_system_prompt": system_text,
-            **catalogue_record(catalogue),
-        },
+        setup=setup,
+        metadata={"driver_variant": variant, "skipped_scenarios": skipped, **replay_record},
     )
 
 
@@ -235,17 +259,14 @@ def single_turn(
     samples, skipped = build_single_turn_samples(
         catalogue, items_per_scenario=settings.items_per_scenario or None, seed=settings.seed
     )
-    return Task(
-        dataset=_dataset(samples, settings, system_text, "harness-single-turn"),
-        setup=setup,
-        solver=dialogue(),
+    return _arm_task(
+        "single_turn",
+        _dataset(samples, settings, system_text, "harness-single-turn"),
+        catalogue,
+        system_text,
         scorer=scorer_list,
-        metadata={
-            "arm": "single_turn",
-            "skipped_scenarios": skipped,
-            "target_system_prompt": system_text,
-            **catalogue_record(catalogue),
-        },
+        setup=setup,
+        metadata={"skipped_scenarios": skipped},
     )
 
 
@@ -273,14 +294,11 @@ def knowledge(
     samples = build_knowledge_samples(
         catalogue, items_per_scenario=settings.items_per_scenario or None, seed=settings.seed
     )
-    return Task(
-        dataset=_dataset(samples, settings, system_text, "harness-knowledge"),
-        setup=require_roles("grader"),
-        solver=dialogue(),
+    return _arm_task(
+        "knowledge",
+        _dataset(samples, settings, system_text, "harness-knowledge"),
+        catalogue,
+        system_text,
         scorer=knowledge_grader(graders=str(catalogue.graders_dir)),
-        metadata={
-            "arm": "knowledge",
-            "target_system_prompt": system_text,
-            **catalogue_record(catalogue),
-        },
+        setup=require_roles("grader"),
     )
