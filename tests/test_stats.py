@@ -7,10 +7,13 @@ import statistics
 from collections.abc import Sequence
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness._util import (
     accuracy,
     bootstrap_ci,
+    bootstrap_mean_ci,
     cohen_kappa,
     confusion_matrix,
     fleiss_kappa,
@@ -248,3 +251,44 @@ def test_kaplan_meier_rejects_bad_input() -> None:
         kaplan_meier([(0, True)], max_time=2)
     with pytest.raises(ValueError, match="event times start at 1"):
         kaplan_meier([(-1, False)], max_time=2)
+
+
+# --- bootstrap of a mean (the compare gate's CI) -----------------------------------------------
+
+
+def _same_interval(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a == b or (all(map(math.isnan, a)) and all(map(math.isnan, b)))
+
+
+RUBRIC_FRACTIONS = st.sampled_from([i / d for d in (1, 2, 3, 4, 5, 7) for i in range(d + 1)])
+
+
+@given(
+    st.lists(st.one_of(RUBRIC_FRACTIONS, st.floats(-1e6, 1e6)), max_size=40),
+    st.integers(0, 3),
+)
+@settings(max_examples=60, deadline=None)
+def test_bootstrap_mean_ci_is_bootstrap_ci_of_fmean(data: list[float], seed: int) -> None:
+    fast = bootstrap_mean_ci(data, n_resamples=300, seed=seed)
+    slow = bootstrap_ci(data, statistics.fmean, n_resamples=300, seed=seed)
+    assert _same_interval(fast, slow)
+
+
+def test_bootstrap_mean_ci_many_distinct_values_and_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = [((i * 7919) % 1000) / 997 - 0.5 for i in range(600)]  # > 256 distinct: fsum path
+    rates = [float(i % 3 - 1) for i in range(600)]
+    monkeypatch.setattr("harness._util._stats._BOOTSTRAP_CHUNK", 600 * 3 + 1)
+    for values in (data, rates):
+        expected = bootstrap_ci(values, statistics.fmean, n_resamples=50, seed=2)
+        assert bootstrap_mean_ci(values, n_resamples=50, seed=2) == expected
+
+
+def test_bootstrap_mean_ci_edges() -> None:
+    assert all(math.isnan(x) for x in bootstrap_mean_ci([]))
+    assert bootstrap_mean_ci([0.25]) == (0.25, 0.25)
+    with_nan = [0.1, math.nan, 0.3]
+    assert _same_interval(bootstrap_mean_ci(with_nan), bootstrap_ci(with_nan, statistics.fmean))
+    with pytest.raises(ValueError, match="n_resamples"):
+        bootstrap_mean_ci([1.0], n_resamples=0)
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap_mean_ci([1.0], confidence=1.0)

@@ -24,7 +24,7 @@ from harness._util import (
     ARMS,
     KNOWLEDGE_SCORER_NAME,
     METHOD_SCORERS,
-    bootstrap_ci,
+    bootstrap_mean_ci,
     finite,
     holm,
     mcnemar_exact,
@@ -128,7 +128,10 @@ def _version(value: Any) -> int | None:
 
 
 def sample_unit(sample: EvalSample, arm: str, scorer: str) -> tuple[Key, Unit] | None:
-    """The pairing key and outcome of one sample; None when the scorer does not apply."""
+    """The pairing key and outcome of one sample; None when the scorer does not apply.
+
+    A NaN or infinite score counts as unscored: it is no outcome to pair.
+    """
     metadata = sample.metadata or {}
     name = KNOWLEDGE_SCORER_NAME if arm == "knowledge" else scorer
     score = (sample.scores or {}).get(name)
@@ -145,7 +148,7 @@ def sample_unit(sample: EvalSample, arm: str, scorer: str) -> tuple[Key, Unit] |
     if sample.error is None and score is not None and isinstance(score.value, dict):
         raw = score.value.get(field_name)
         if score.value.get("unscored") == 0 and isinstance(raw, int | float):
-            value = None if math.isnan(float(raw)) else float(raw)
+            value = float(raw) if math.isfinite(float(raw)) else None
     rubric_version = (score.metadata or {}).get("rubric_version") if score is not None else None
     return key, Unit(
         trait=str(metadata.get("trait", "unknown")),
@@ -183,8 +186,17 @@ class Pairing:
             shown.append(":".join(str(k) for k in key[1:3] if k))
 
 
+def _no_score(unit: Unit) -> bool:
+    """No outcome and no rubric version: the sample was never scored (or errored)."""
+    return unit.value is None and unit.rubric_version is None
+
+
 def pair_units(baseline: dict[Key, Unit], candidate: dict[Key, Unit]) -> Pairing:
-    """Pair two runs' units; refuse pairs across scenario or rubric versions."""
+    """Pair two runs' units; refuse pairs across scenario or rubric versions.
+
+    A sample without any score has no rubric version to compare, so it is counted as
+    unscored rather than as a rubric-version mismatch.
+    """
     pairing = Pairing()
     for key in sorted(set(baseline) | set(candidate)):
         base, cand = baseline.get(key), candidate.get(key)
@@ -196,6 +208,9 @@ def pair_units(baseline: dict[Key, Unit], candidate: dict[Key, Unit]) -> Pairing
                 f"scenario version {base.scenario_version} vs {cand.scenario_version}", key
             )
             continue
+        if _no_score(base) or _no_score(cand):
+            pairing.skip("unscored in one run", key)
+            continue
         if base.rubric_version != cand.rubric_version:
             pairing.skip(f"rubric version {base.rubric_version} vs {cand.rubric_version}", key)
             continue
@@ -206,24 +221,47 @@ def pair_units(baseline: dict[Key, Unit], candidate: dict[Key, Unit]) -> Pairing
     return pairing
 
 
+def _mean(values: list[float]) -> float:
+    return statistics.fmean(values) if values else math.nan
+
+
+def _check_pairs(pairs: list[tuple[float, float]], kind: str) -> None:
+    """Refuse outcomes no test can use: NaN or infinite, or a rate outcome other than 0/1."""
+    for pair in pairs:
+        if not all(math.isfinite(v) for v in pair):
+            raise CompareInputError(f"a paired outcome is NaN or infinite: {pair}")
+        if kind == "rate" and not all(v in (0.0, 1.0) for v in pair):
+            raise CompareInputError(f"a paired violation is not 0 or 1: {pair}")
+
+
 def compare_pairs(pairs: list[tuple[float, float]], kind: str) -> dict[str, Any]:
-    """Statistics of one trait and arm: values, difference, paired CI, p-value, MDE."""
+    """Statistics of one trait and arm: values, difference, paired CI, p-value, MDE.
+
+    `kind` is "rate" (0/1 violations, exact McNemar) or "score" (knowledge scores, paired
+    sign flip). Defined for any number of pairs: without pairs the values, CI and MDE are
+    None and the p-value is 1.0 (no evidence of a change).
+
+    Raises:
+        CompareInputError: on a NaN or infinite outcome, or a rate outcome other than 0/1.
+
+    """
+    _check_pairs(pairs, kind)
     base = [b for b, _ in pairs]
     cand = [c for _, c in pairs]
     differences = [c - b for b, c in pairs]
-    low, high = bootstrap_ci(differences, statistics.fmean, seed=COMPARE_SEED)
+    low, high = bootstrap_mean_ci(differences, seed=COMPARE_SEED)
     row: dict[str, Any] = {
         "kind": kind,
         "n_pairs": len(pairs),
-        "baseline_value": finite(statistics.fmean(base)),
-        "candidate_value": finite(statistics.fmean(cand)),
-        "difference": finite(statistics.fmean(differences)),
+        "baseline_value": finite(_mean(base)),
+        "candidate_value": finite(_mean(cand)),
+        "difference": finite(_mean(differences)),
         "ci95": [finite(low), finite(high)],
     }
     if kind == "rate":
         new = sum(1 for b, c in pairs if b == 0 and c == 1)
         resolved = sum(1 for b, c in pairs if b == 1 and c == 0)
-        discordant = max((new + resolved) / len(pairs), MIN_DISCORDANT_SHARE)
+        discordant = max((new + resolved) / max(len(pairs), 1), MIN_DISCORDANT_SHARE)
         row.update(
             test="mcnemar_exact",
             p_value=mcnemar_exact(new, resolved),
@@ -300,9 +338,10 @@ class Comparison:
 
 
 def _is_regression(
-    row: dict[str, Any], margin: float, knowledge_margin: float, alpha: float
+    row: dict[str, Any], p_holm: float, margin: float, knowledge_margin: float, alpha: float
 ) -> bool:
-    if row["p_holm"] is None or row["p_holm"] >= alpha or row["difference"] is None:
+    """Significant (on the unrounded Holm p; NaN never is) and beyond the margin."""
+    if not p_holm < alpha or row["difference"] is None:
         return False
     if row["arm"] == "knowledge":
         return bool(row["difference"] < -knowledge_margin)
@@ -352,11 +391,13 @@ def compare_checkpoints(
     """Compare the first checkpoint (the baseline) with each of the others.
 
     Raises:
-        CompareInputError: fewer than two checkpoints, or nothing pairable.
+        CompareInputError: fewer than two checkpoints, nothing pairable, an alpha outside
+            (0, 1) or a margin that is not a finite number.
 
     """
     if len(checkpoints) < 2:
         raise CompareInputError("compare needs a baseline and at least one candidate")
+    _check_thresholds(margin, knowledge_margin, alpha)
     scorer = METHOD_SCORERS[method]
     baseline = checkpoints[0]
     rows: list[dict[str, Any]] = []
@@ -388,9 +429,9 @@ def compare_checkpoints(
             + (f" ({'; '.join(_skip_text(s) for s in skipped[:4])})" if skipped else "")
         )
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
-        row["p_holm"] = round(adjusted, 6)
+        row["regression"] = _is_regression(row, adjusted, margin, knowledge_margin, alpha)
+        row["p_holm"] = round(adjusted, 6)  # rounded for display only, after the decision
         row["p_value"] = round(row["p_value"], 6)
-        row["regression"] = _is_regression(row, margin, knowledge_margin, alpha)
     variance = [v for c in checkpoints if (v := _attacker_variance(c, scorer)) is not None]
     comparison = Comparison(
         checkpoints=checkpoints,
@@ -408,6 +449,15 @@ def compare_checkpoints(
         comparison.artifacts.append({"candidate": candidate.label, **shifts})
     comparison.warnings = _warnings(comparison)
     return comparison
+
+
+def _check_thresholds(margin: float, knowledge_margin: float, alpha: float) -> None:
+    """Refuse gate settings under which a comparison with NaN would silently pass or fail."""
+    if not 0.0 < alpha < 1.0:  # also false for NaN
+        raise CompareInputError(f"--alpha must be between 0 and 1, got {alpha}")
+    for name, value in (("--margin", margin), ("--knowledge-margin", knowledge_margin)):
+        if not math.isfinite(value):
+            raise CompareInputError(f"{name} must be a finite number, got {value}")
 
 
 def _skip_text(skip: dict[str, Any]) -> str:
