@@ -54,8 +54,8 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
 def imports_of(path: Path, known: set[str]) -> set[str]:
     """Harness modules `path` imports, at module level or inside functions (not TYPE_CHECKING).
 
-    `from harness.pkg import name` counts as an import of `harness.pkg.name` when that is a
-    module, else of `harness.pkg` (its public face).
+    `from harness.pkg import name` counts as an import of `harness.pkg` (its face, which runs
+    first) and of `harness.pkg.name` when that is a module.
     """
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skipped = _type_checking_nodes(tree)
@@ -66,9 +66,9 @@ def imports_of(path: Path, known: set[str]) -> set[str]:
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             if node.module.split(".")[0] != "harness":
                 continue
-            for alias in node.names:
-                full = f"{node.module}.{alias.name}"
-                found.add(full if full in known else node.module)
+            # The package itself counts too: `from pkg import submodule` runs pkg's face.
+            found.add(node.module)
+            found.update(full for a in node.names if (full := f"{node.module}.{a.name}") in known)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "harness")
     return found
