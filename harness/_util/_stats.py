@@ -84,6 +84,14 @@ def majority(labels: Sequence[H | None]) -> H | None:
     return top[0][0]
 
 
+def _check_bootstrap(n_resamples: int, confidence: float) -> None:
+    """Refuse a bootstrap with no resamples or a confidence level outside (0, 1)."""
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
 def bootstrap_ci(
     data: Sequence[T],
     statistic: Callable[[Sequence[T]], float],
@@ -102,10 +110,7 @@ def bootstrap_ci(
         ValueError: when `n_resamples` < 1 or `confidence` is not in (0, 1).
 
     """
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    _check_bootstrap(n_resamples, confidence)
     n = len(data)
     if n == 0:
         return math.nan, math.nan
@@ -140,10 +145,7 @@ def bootstrap_mean_ci(
         ValueError: when `n_resamples` < 1 or `confidence` is not in (0, 1).
 
     """
-    if n_resamples < 1:
-        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    _check_bootstrap(n_resamples, confidence)
     values = np.asarray(data, dtype=float)
     n = len(values)
     if n == 0:
