@@ -21,7 +21,12 @@ if TYPE_CHECKING:
         FilterResult,
         PatternAutorate,
         PatternRow,
+        PressureRow,
+        PressureSummary,
     )
+
+PRESSURE_ROWS = 10
+"""Patterns more prevalent after pushback shown in the terminal (flagged ones always)."""
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +66,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     artifacts.set_defaults(func=cmd_artifacts)
 
 
-def _ratio(row: PatternRow) -> str:
+def _ratio(row: PatternRow | PressureRow) -> str:
     if row.ratio is None:
         return "—"
     low, high = row.ratio_ci95
@@ -112,6 +117,114 @@ def patterns_table(report: ArtifactsReport) -> Table:
         cells += ["FLAGGED" if row.flagged else "", _example(row)]
         table.add_row(*cells, style="bold red" if row.flagged else None)
     return table
+
+
+def _rising(report: ArtifactsReport) -> list[tuple[PatternRow, PressureRow]]:
+    """Patterns flagged under pressure, then those more prevalent after pushback.
+
+    The others are those more prevalent in replies after pushback than in first replies,
+    smallest p first, at most `PRESSURE_ROWS` of them.
+    """
+    rising = [
+        (row, row.pressure)
+        for row in report.patterns
+        if row.pressure is not None
+        and (
+            row.pressure.flagged
+            or (row.pressure.after_pushback_prevalence or 0.0)
+            > (row.pressure.first_reply_prevalence or 0.0)
+        )
+    ]
+    rising.sort(key=lambda pair: (not pair[1].flagged, _sort_p(pair[1].p_value), pair[0].name))
+    flagged = [pair for pair in rising if pair[1].flagged]
+    return flagged + [pair for pair in rising if not pair[1].flagged][:PRESSURE_ROWS]
+
+
+def _sort_p(p: float | None) -> float:
+    return 1.0 if p is None else p
+
+
+def _pressure_cells(
+    row: PatternRow, pressure: PressureRow, summary: PressureSummary, has_baseline: bool
+) -> list[str]:
+    first = f"{pct(pressure.first_reply_prevalence)} ({pressure.first_reply_count}/"
+    after = f"{pct(pressure.after_pushback_prevalence)} ({pressure.after_pushback_count}/"
+    cells = [
+        row.name,
+        f"{first}{summary.first_replies})",
+        f"{after}{summary.after_pushback_replies})",
+        f"{pressure.tested_first_reply} → {pressure.tested_after_pushback} "
+        f"of {summary.tested_conversations}",
+        _ratio(pressure),
+        _p(pressure.p_holm),
+    ]
+    if has_baseline:
+        base = row.baseline_pressure
+        cells.append(pct(base.first_reply_prevalence) if base else "—")
+        cells.append(pct(base.after_pushback_prevalence) if base else "—")
+    example = pressure.example.text if pressure.example else ""
+    return [*cells, "FLAGGED" if pressure.flagged else "", example[:60]]
+
+
+def pressure_table(report: ArtifactsReport) -> Table | None:
+    """First replies vs replies after pushback: the flagged patterns and those that rise."""
+    summary = report.pressure
+    if summary is None:
+        return None
+    has_baseline = report.baseline_pressure is not None
+    table = Table(
+        title=f"Under pressure: first replies vs replies after pushback in "
+        f"{summary.conversations} conversations ({summary.tested_conversations} tested)",
+        title_justify="left",
+    )
+    columns = ["first reply", "after pushback", "conversations", "ratio [95% CI]", "p (Holm)"]
+    if has_baseline:
+        columns += ["baseline first", "baseline after"]
+    table.add_column("pattern")
+    for column in columns:
+        table.add_column(column, justify="right")
+    table.add_column("flag")
+    table.add_column("example after pushback")
+    for row, pressure in _rising(report):
+        table.add_row(
+            *_pressure_cells(row, pressure, summary, has_baseline),
+            style="bold red" if pressure.flagged else None,
+        )
+    return table
+
+
+def _print_pressure(report: ArtifactsReport, out: Console) -> None:
+    """The pressure table, the patterns flagged under pressure, and why none could be."""
+    table = pressure_table(report)
+    summary = report.pressure
+    if table is None or summary is None:
+        return
+    out.print(table)
+    if any(pressure.continuity_corrected for _, pressure in _rising(report)):
+        out.print("* a count is 0: 0.5 added to every cell of the 2x2 table", markup=False)
+    out.print(
+        "conversations: tested ones whose first reply shows it → the sum of their shares of "
+        "replies after pushback showing it (the test's counts)",
+        markup=False,
+    )
+    flagged = report.flagged_under_pressure
+    out.print(
+        f"{len(flagged)} pattern(s) flagged under pressure (after pushback vs first replies, "
+        f"per conversation, Holm p < {report.settings.alpha:g})"
+        + (f": {', '.join(flagged)}" if flagged else ""),
+        markup=False,
+    )
+    if not summary.testable:
+        needs = (
+            f" (needs {summary.fewest_conversations} or more)"
+            if summary.fewest_conversations
+            else ""
+        )
+        out.print(
+            f"too few conversations to flag anything under pressure: "
+            f"{summary.tested_conversations} tested{needs}",
+            markup=False,
+        )
 
 
 def filter_table(result: FilterResult) -> Table:
@@ -257,6 +370,7 @@ def cmd_artifacts(args: argparse.Namespace) -> int:
     out = console()
     report = analysis.report
     _print_patterns(report, out)
+    _print_pressure(report, out)
     if args.autorate:
         rated = _autorate(report, args.grader, out)
         if rated is None:

@@ -7,6 +7,8 @@ from harness.artifacts._analyse import (
     ArtifactsReport,
     ArtifactsSettings,
     PatternRow,
+    PressureRow,
+    PressureSummary,
     analyse_artifacts,
 )
 from harness.artifacts._autorate import (
@@ -37,6 +39,8 @@ __all__ = [
     "FilterResult",
     "PatternAutorate",
     "PatternRow",
+    "PressureRow",
+    "PressureSummary",
     "analyse_artifacts",
     "autorate_args_problem",
     "autorate_report",

@@ -7,6 +7,8 @@ The public entry points (`harness artifacts` uses them; so can scanners and repo
 - `scan_messages(messages, detectors)` → per-message hits, openings and closings;
 - `cluster_phrases(phrases, weights)` → groups of phrases that say the same thing;
 - `flag_patterns(counts, threshold, alpha)` → ratio, CI, Fisher p, Holm, flag;
+- in pressure conversations, first replies against replies after pushback, flagged by
+  the same statistics (`_pressure`);
 - `analyse_artifacts(sources, baseline, settings)` → the whole pipeline, whose
   `report` (`ArtifactsReport`) is the JSON document.
 """
@@ -31,6 +33,15 @@ from harness.artifacts._cluster import (
     cluster_phrases,
 )
 from harness.artifacts._detectors import Detector, last_sentence, load_detectors
+from harness.artifacts._pressure import (
+    SideCounts,
+    Turns,
+    conversation_turns,
+    fewest_conversations,
+    pressure_tests,
+    side_counts,
+    smallest_holm_p,
+)
 from harness.artifacts._scan import (
     BoolArray,
     IntArray,
@@ -60,6 +71,8 @@ __all__ = [
     "ArtifactsSettings",
     "EmbedderUnavailable",
     "PatternRow",
+    "PressureRow",
+    "PressureSummary",
     "analyse_artifacts",
     "cluster_phrases",
     "flag_patterns",
@@ -124,6 +137,66 @@ class Member(BaseModel):
     """Messages that open (or close) with it."""
 
 
+class PressureRow(BaseModel):
+    """One pattern in the first replies and the replies after pushback of conversations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_reply_count: int
+    """First replies (answers to the opening, before any pushback) showing it."""
+    first_reply_prevalence: float | None
+    """first_reply_count / first replies."""
+    after_pushback_count: int
+    """Replies after pushback (to user turn 2 and on) showing it."""
+    after_pushback_prevalence: float | None
+    """after_pushback_count / replies after pushback."""
+    conversations_after_pushback: int
+    """Conversations with at least one reply after pushback showing it."""
+    tested_first_reply: int
+    """Tested conversations whose first reply shows it: the test's baseline count."""
+    tested_after_pushback: int
+    """Over the tested conversations, the sum of each one's share of replies after pushback
+    showing it, rounded down: the test's count."""
+    ratio: float | None
+    """Tested after-pushback share over first-reply share (continuity-corrected when a
+    count is 0)."""
+    ratio_ci95: list[float | None]
+    """95% CI of the ratio (log method)."""
+    continuity_corrected: bool
+    """Whether 0.5 was added to every cell because a count was zero."""
+    p_value: float | None
+    """Two-sided Fisher exact p-value of the tested counts, before correction."""
+    p_holm: float | None
+    """Holm-corrected across every pattern's pressure test."""
+    flagged: bool
+    """Over-represented after pushback: p_holm < alpha and ratio > 1."""
+    example: Example | None = None
+    """A reply after pushback showing it (null when none does)."""
+
+
+class PressureSummary(BaseModel):
+    """The conversations behind the first-reply vs after-pushback comparison."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conversations: int
+    """Multi-turn conversations of the pressure arm with at least one reply."""
+    first_replies: int
+    """Conversations with a first reply."""
+    after_pushback_replies: int
+    """Replies after pushback, over every conversation."""
+    tested_conversations: int
+    """Conversations with a first reply and at least one reply after pushback: the test's
+    count on each side."""
+    testable: bool
+    """Whether any pattern could be flagged with this many tested conversations."""
+    fewest_conversations: int | None
+    """The fewest tested conversations with which a pattern could be flagged at all
+    (given alpha and the number of patterns in the Holm family)."""
+    notes: list[str]
+    """How to read the comparison, and why nothing could be flagged when too few."""
+
+
 class PatternRow(BaseModel):
     """One pattern: its prevalence, the baseline comparison and the flag."""
 
@@ -166,6 +239,11 @@ class PatternRow(BaseModel):
     autorate: PatternAutorate | None = None
     """`--autorate`: the grader's rating (superficial, content, or unrated with the reason);
     null when the pattern was not rated."""
+    pressure: PressureRow | None = None
+    """First replies vs replies after pushback in the sources' pressure conversations (null
+    without any)."""
+    baseline_pressure: PressureRow | None = None
+    """The same in the baseline's pressure conversations (null without any)."""
 
 
 class SourceRow(BaseModel):
@@ -207,6 +285,13 @@ class ArtifactsReport(BaseModel):
     autorate: AutorateSummary | None = None
     """`--autorate`: the grader and how many patterns it rated superficial, content or left
     unrated (null without the step)."""
+    pressure: PressureSummary | None = None
+    """The sources' pressure conversations (null when they hold none)."""
+    baseline_pressure: PressureSummary | None = None
+    """The baseline's pressure conversations (null without a baseline or any)."""
+    flagged_under_pressure: list[str] = Field(default_factory=list)
+    """Patterns over-represented in the replies after pushback against the first replies,
+    in the order of `patterns`."""
 
 
 @dataclass
@@ -354,7 +439,13 @@ def _examples(corpus: Corpus, pattern: _Pattern, k: int) -> list[Example]:
     return [_example(corpus.messages[int(rows[i])], pattern) for i in picks]
 
 
-def _row(pattern: _Pattern, test: PatternTest, examples: list[Example]) -> PatternRow:
+def _row(
+    pattern: _Pattern,
+    test: PatternTest,
+    examples: list[Example],
+    pressure: PressureRow | None = None,
+    baseline_pressure: PressureRow | None = None,
+) -> PatternRow:
     ratio = test.ratio
     return PatternRow(
         name=pattern.name,
@@ -374,6 +465,8 @@ def _row(pattern: _Pattern, test: PatternTest, examples: list[Example]) -> Patte
         p_holm=finite(test.p_holm, 6),
         flag_reasons=list(test.reasons),
         members=pattern.members,
+        pressure=pressure,
+        baseline_pressure=baseline_pressure,
     )
 
 
@@ -423,6 +516,116 @@ def _flag(
     )
 
 
+PRESSURE_NOTES = [
+    "first reply = the reply to the opening (user turn 1); after pushback = every reply to "
+    "user turn 2 and on; prevalence = replies showing the pattern / replies on that side",
+    "replies of one conversation are not independent, so the test counts conversations: each "
+    "tested conversation (a first reply and at least one reply after pushback) counts once on "
+    "each side: its first reply, and the share of its replies after pushback showing the "
+    "pattern (summed over conversations, rounded down)",
+    "flagged under pressure: two-sided Fisher exact test of those counts, Holm-corrected across "
+    "all patterns, p_holm < alpha with ratio (after pushback / first reply) > 1: the baseline "
+    "comparison's statistics with the first replies as the baseline",
+    "both sides are the same conversations; Fisher's test treats them as independent groups, "
+    "which is conservative when a conversation's first and later replies tend to agree",
+]
+
+
+def _pressure_row(
+    counts: SideCounts, test: PatternTest, turns: Turns, example: Example | None
+) -> PressureRow:
+    ratio = test.ratio
+    replies = len(turns.pushback_rows)
+    return PressureRow(
+        first_reply_count=counts.first,
+        first_reply_prevalence=(
+            finite(counts.first / turns.first_replies, 6) if turns.first_replies else None
+        ),
+        after_pushback_count=counts.after,
+        after_pushback_prevalence=finite(counts.after / replies, 6) if replies else None,
+        conversations_after_pushback=counts.conversations_after,
+        tested_first_reply=counts.tested_first,
+        tested_after_pushback=counts.tested_after,
+        ratio=None if ratio is None else finite(ratio.ratio, 6),
+        ratio_ci95=[None, None] if ratio is None else [finite(ratio.low, 6), finite(ratio.high, 6)],
+        continuity_corrected=bool(ratio and ratio.corrected),
+        p_value=finite(test.p_value, 6),
+        p_holm=finite(test.p_holm, 6),
+        flagged=test.flagged,
+        example=example,
+    )
+
+
+def _pressure_summary(turns: Turns, patterns: int, alpha: float) -> PressureSummary:
+    """The conversations counted, and whether the test could flag anything with so few."""
+    n = turns.n_tested
+    smallest = smallest_holm_p(n, patterns)
+    fewest = fewest_conversations(patterns, alpha)
+    notes = list(PRESSURE_NOTES)
+    testable = smallest < alpha
+    if not testable:
+        needs = f" (needs {fewest} or more)" if fewest else ""
+        notes.append(
+            f"too few conversations to flag anything under pressure: {n} tested; a pattern in "
+            f"every reply after pushback and in no first reply would get Holm p = "
+            f"{smallest:.2g}, not below alpha {alpha:g}{needs}"
+        )
+    return PressureSummary(
+        conversations=turns.conversations,
+        first_replies=turns.first_replies,
+        after_pushback_replies=len(turns.pushback_rows),
+        tested_conversations=n,
+        testable=testable,
+        fewest_conversations=fewest,
+        notes=notes,
+    )
+
+
+def _pressure(
+    messages: Sequence[Message],
+    patterns: Sequence[_Pattern],
+    hits: Sequence[BoolArray],
+    settings: ArtifactsSettings,
+) -> tuple[list[PressureRow | None], PressureSummary | None]:
+    """Per pattern, first replies vs replies after pushback (all None without conversations)."""
+    turns = conversation_turns(messages)
+    if turns is None:
+        return [None] * len(patterns), None
+    counts = [side_counts(turns, h) for h in hits]
+    tests = pressure_tests(turns, counts, settings.alpha)
+    rows: list[PressureRow | None] = []
+    for pattern, column, count, test in zip(patterns, hits, counts, tests, strict=True):
+        shown = turns.pushback_rows[column[turns.pushback_rows]]
+        example = None
+        if settings.examples and len(shown):
+            example = _example(messages[int(shown[0])], pattern)
+        rows.append(_pressure_row(count, test, turns, example))
+    return rows, _pressure_summary(turns, len(patterns), settings.alpha)
+
+
+def _rows(
+    corpus: Corpus,
+    base_corpus: Corpus | None,
+    patterns: list[_Pattern],
+    tests: list[PatternTest],
+    settings: ArtifactsSettings,
+) -> tuple[list[PatternRow], PressureSummary | None, PressureSummary | None]:
+    """Every pattern's row, with its pressure comparison in the sources and the baseline."""
+    pressure, summary = _pressure(corpus.messages, patterns, [p.hits for p in patterns], settings)
+    base_pressure: list[PressureRow | None] = [None] * len(patterns)
+    base_summary = None
+    base_hits = [p.base_hits for p in patterns if p.base_hits is not None]
+    if base_corpus is not None and len(base_hits) == len(patterns):
+        base_pressure, base_summary = _pressure(base_corpus.messages, patterns, base_hits, settings)
+    rows = [
+        _row(p, t, _examples(corpus, p, settings.examples), under, base_under)
+        for p, t, under, base_under in zip(patterns, tests, pressure, base_pressure, strict=True)
+    ]
+    # Detectors before discoveries; flagged first, then by prevalence.
+    rows.sort(key=lambda r: (r.origin != "detector", not r.flagged, -(r.prevalence or 0.0)))
+    return rows, summary, base_summary
+
+
 def analyse_artifacts(
     sources: Sequence[Path],
     baseline: Sequence[Path] | None = None,
@@ -457,12 +660,7 @@ def analyse_artifacts(
 
     base_n = base_scan.n_messages if base_scan is not None else None
     tests = _flag(patterns, scan.n_messages, base_n, settings)
-    rows = [
-        _row(p, t, _examples(corpus, p, settings.examples))
-        for p, t in zip(patterns, tests, strict=True)
-    ]
-    # Detectors before discoveries; flagged first, then by prevalence.
-    rows.sort(key=lambda r: (r.origin != "detector", not r.flagged, -(r.prevalence or 0.0)))
+    rows, pressure, base_pressure = _rows(corpus, base_corpus, patterns, tests, settings)
     similarity = (
         settings.similarity
         if settings.similarity is not None
@@ -476,6 +674,9 @@ def analyse_artifacts(
         baseline_sources=_source_rows(base_corpus),
         settings=settings.model_copy(update={"similarity": similarity}),
         notes=NOTES,
+        pressure=pressure,
+        baseline_pressure=base_pressure,
+        flagged_under_pressure=[r.name for r in rows if r.pressure and r.pressure.flagged],
     )
     return Analysis(
         report=report,

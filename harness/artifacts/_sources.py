@@ -14,9 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from inspect_ai.log import EvalSample, list_eval_logs, read_eval_log, read_eval_log_samples
+from inspect_ai.log import (
+    EvalLog,
+    EvalSample,
+    list_eval_logs,
+    read_eval_log,
+    read_eval_log_samples,
+)
 
-from harness._util import Problem, ValidationFailed, display_path
+from harness._util import (
+    COMPARISON_ARM,
+    DIALOGUE_STORE_KEY,
+    Problem,
+    ValidationFailed,
+    display_path,
+)
 from harness.log import arm_of, checkpoint_of
 
 SourceKind = Literal["eval_logs", "jsonl"]
@@ -24,6 +36,8 @@ LOG_SUFFIXES = (".eval", ".json")
 JSONL_SUFFIXES = (".jsonl",)
 MAX_PROBLEMS_PER_FILE = 100
 """Bad records listed per file; the rest are counted in one closing problem."""
+MULTI_TURN_ARMS = ("pressure", COMPARISON_ARM)
+"""Arms whose samples are multi-turn conversations under pushback."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +53,9 @@ class Message:
     """1-based index among the record's assistant messages."""
     line: int = 0
     """JSONL line of the record (0 for eval logs)."""
+    dialogue_turn: int = 0
+    """In a multi-turn conversation of the pressure arm: the user turn it answers (1 = the
+    first reply, 2 and on = replies after pushback); 0 for every other message."""
 
 
 @dataclass
@@ -91,11 +108,22 @@ def _log_files(path: Path) -> list[str]:
     return [str(path)]
 
 
+def _multi_turn(header: EvalLog) -> bool:
+    """Whether a log's samples are pressure conversations (its arm, else its task name)."""
+    arm = (header.eval.metadata or {}).get("arm") or header.eval.task.rsplit("/", 1)[-1]
+    return arm in MULTI_TURN_ARMS
+
+
 def _sample_messages(
-    sample: EvalSample, source: str, record: str, info: SourceInfo
+    sample: EvalSample, source: str, record: str, info: SourceInfo, multi_turn: bool
 ) -> Iterator[Message]:
+    # A pressure conversation: the dialogue solver's record is in the store.
+    conversation = multi_turn and DIALOGUE_STORE_KEY in (sample.store or {})
     turn = 0
+    users = 0
     for message in sample.messages:
+        if message.role == "user":
+            users += 1
         if message.role != "assistant":
             continue
         text = message.text
@@ -104,14 +132,14 @@ def _sample_messages(
             continue
         turn += 1
         info.messages += 1
-        yield Message(text, source, record, turn)
+        yield Message(text, source, record, turn, dialogue_turn=users if conversation else 0)
 
 
 def _read_logs(path: Path, seen: set[tuple[str, str, str, int]], corpus: Corpus) -> list[Problem]:
     """Assistant messages of every sample; a sample in several logs counts once, newest."""
     problems: list[Problem] = []
     info = SourceInfo(display_path(path), "eval_logs")
-    headers: list[tuple[str, str, str, str]] = []
+    headers: list[tuple[str, str, str, str, bool]] = []
     for location in _log_files(path):
         file = display_path(Path(location.removeprefix("file://")))
         try:
@@ -121,10 +149,12 @@ def _read_logs(path: Path, seen: set[tuple[str, str, str, int]], corpus: Corpus)
             problems.append(Problem(file, 1, "", f"cannot read eval log{hint}: {exc}"))
             continue
         task = arm_of(header) or header.eval.task
-        headers.append((header.eval.created, location, task, checkpoint_of(header)))
+        headers.append(
+            (header.eval.created, location, task, checkpoint_of(header), _multi_turn(header))
+        )
     if not headers and not problems:
         problems.append(Problem(info.path, 1, "", "no eval logs (.eval or .json) found"))
-    for _, location, task, checkpoint in sorted(headers, reverse=True):
+    for _, location, task, checkpoint, multi_turn in sorted(headers, reverse=True):
         file = display_path(Path(location.removeprefix("file://")))
         try:
             samples = read_eval_log_samples(
@@ -137,7 +167,7 @@ def _read_logs(path: Path, seen: set[tuple[str, str, str, int]], corpus: Corpus)
                 seen.add(key)
                 info.records += 1
                 record = f"{task}:{sample.id}:{sample.epoch}"
-                corpus.messages.extend(_sample_messages(sample, file, record, info))
+                corpus.messages.extend(_sample_messages(sample, file, record, info, multi_turn))
         except Exception as exc:  # as above: report, never a traceback
             problems.append(Problem(file, 1, "", f"cannot read eval log samples: {exc}"))
     corpus.sources.append(info)

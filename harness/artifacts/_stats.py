@@ -122,13 +122,15 @@ def flag_patterns(
     patterns: Sequence[PatternCounts],
     threshold: float = DEFAULT_THRESHOLD,
     alpha: float = DEFAULT_ALPHA,
+    against: str = "baseline",
 ) -> list[PatternTest]:
     """Test every pattern and decide its flag.
 
     A pattern is flagged when its prevalence is at least `threshold` (unless it opts out,
     like length buckets), or when it is significantly over-represented against the
     baseline: Holm-corrected Fisher p < `alpha` across every pattern that has a baseline,
-    and a prevalence ratio above 1.
+    and a prevalence ratio above 1. `against` names the baseline in the flag's reason
+    (the pressure comparison's baseline is the first replies).
     """
     ratios: list[RatioEstimate | None] = []
     p_values: list[float | None] = []
@@ -157,7 +159,7 @@ def flag_patterns(
         p_holm = adjusted.get(index)
         ratio = ratios[index]
         if p_holm is not None and ratio is not None and p_holm < alpha and ratio.ratio > 1:
-            reasons.append(f"over-represented vs baseline (Holm p < {alpha:g})")
+            reasons.append(f"over-represented vs {against} (Holm p < {alpha:g})")
         results.append(
             PatternTest(
                 prevalence=prevalence,

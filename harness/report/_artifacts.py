@@ -1,7 +1,9 @@
 """Superficial patterns in run reports and checkpoint comparisons.
 
 `harness run`/`report` summarise the patterns flagged in one checkpoint's outputs (every
-assistant message of its logs); `harness compare` scans each candidate against the
+assistant message of its logs) and, when its pressure conversations are enough to test,
+each pattern's prevalence in first replies and in replies after pushback with the patterns
+flagged under pressure; `harness compare` scans each candidate against the
 baseline and warns about patterns that are newly flagged: over-represented against the
 baseline (Holm-corrected Fisher test), or over the prevalence threshold now but not before.
 A scan that fails never fails the report: it is noted instead.
@@ -14,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from harness._util import ValidationFailed
-from harness.artifacts import ArtifactsSettings, PatternRow, analyse_artifacts
+from harness.artifacts import ArtifactsReport, ArtifactsSettings, PatternRow, analyse_artifacts
 
 SHOWN_PATTERNS = 12
 """Detector patterns listed per checkpoint in a report (flagged ones first)."""
 
 
-def _row(row: PatternRow) -> dict[str, Any]:
-    return {
+def _row(row: PatternRow, pressure: bool = False) -> dict[str, Any]:
+    """A pattern's summary; with `pressure`, its first-reply vs after-pushback prevalence."""
+    summary = {
         "name": row.name,
         "kind": row.kind,
         "origin": row.origin,
@@ -34,6 +37,29 @@ def _row(row: PatternRow) -> dict[str, Any]:
         "flag_reasons": row.flag_reasons,
         "example": row.examples[0].text if row.examples else None,
     }
+    if pressure:
+        under = row.pressure
+        summary |= {
+            "first_reply_prevalence": under.first_reply_prevalence if under else None,
+            "after_pushback_prevalence": under.after_pushback_prevalence if under else None,
+            "p_holm_under_pressure": under.p_holm if under else None,
+            "flagged_under_pressure": bool(under and under.flagged),
+        }
+    return summary
+
+
+def _pressure(report: ArtifactsReport) -> dict[str, Any]:
+    """The conversations behind the first-reply vs after-pushback comparison."""
+    summary = report.pressure
+    if summary is None:
+        return {}
+    return {
+        "conversations": summary.conversations,
+        "tested_conversations": summary.tested_conversations,
+        "first_replies": summary.first_replies,
+        "after_pushback_replies": summary.after_pushback_replies,
+        "alpha": report.settings.alpha,
+    }
 
 
 def artifacts_summary(
@@ -44,17 +70,29 @@ def artifacts_summary(
         report = analyse_artifacts(paths, settings=settings or ArtifactsSettings()).report
     except (ValidationFailed, OSError, ValueError) as exc:
         return {"n_messages": None, "patterns": [], "error": str(exc).splitlines()[0][:300]}
+    # Shown only when the conversations could flag a pattern: too few say nothing here
+    # (`harness artifacts` says why), and older reports stay as they were.
+    pressure = report.pressure is not None and report.pressure.testable
+    under = set(report.flagged_under_pressure)
     detector_rows = sorted(
         (r for r in report.patterns if r.origin == "detector" and r.count),
-        key=lambda r: (not r.flagged, -(r.prevalence or 0.0), r.name),
+        key=lambda r: (not r.flagged, r.name not in under, -(r.prevalence or 0.0), r.name),
     )
-    flagged_discovered = [r for r in report.patterns if r.origin == "discovered" and r.flagged]
-    return {
+    flagged_discovered = [
+        r for r in report.patterns if r.origin == "discovered" and (r.flagged or r.name in under)
+    ]
+    shown = [*detector_rows[:SHOWN_PATTERNS], *flagged_discovered]
+    shown += [r for r in report.patterns if r.name in under and r not in shown]
+    summary: dict[str, Any] = {
         "n_messages": report.n_messages,
         "threshold": report.settings.threshold,
-        "patterns": [_row(r) for r in [*detector_rows[:SHOWN_PATTERNS], *flagged_discovered]],
+        "patterns": [_row(r, pressure) for r in shown],
         "flagged": sorted(r.name for r in report.patterns if r.flagged),
     }
+    if pressure:
+        summary["pressure"] = _pressure(report)
+        summary["flagged_under_pressure"] = report.flagged_under_pressure
+    return summary
 
 
 def newly_flagged(

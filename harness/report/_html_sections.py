@@ -7,7 +7,7 @@ checkpoint names), and escaped by the template that lays it out.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from harness._util import ARM_TITLES, pct, signed_pct
@@ -232,6 +232,10 @@ class ArtifactCell:
 
     text: str
     flagged: bool = False
+    pressure: str = ""
+    """Its prevalence in first replies and in replies after pushback (empty when the
+    checkpoint's conversations were too few to test)."""
+    flagged_under_pressure: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,6 +255,8 @@ class ArtifactsTable:
     checkpoints: list[str]
     rows: list[ArtifactRow]
     notes: list[str]
+    under_pressure: list[str] = field(default_factory=list)
+    """Per checkpoint whose conversations were tested: the patterns flagged under pressure."""
 
 
 def _artifact_cell(row: Mapping[str, Any] | None) -> ArtifactCell:
@@ -258,7 +264,28 @@ def _artifact_cell(row: Mapping[str, Any] | None) -> ArtifactCell:
         return ArtifactCell(DASH)
     share = number(row.get("prevalence"))
     text = DASH if share is None else f"{pct(share)} ({row.get('count')})"
-    return ArtifactCell(text, bool(row.get("flagged")))
+    pressure = ""
+    if "first_reply_prevalence" in row:
+        first = number(row.get("first_reply_prevalence"))
+        after = number(row.get("after_pushback_prevalence"))
+        pressure = f"first reply {pct(first)} → after pushback {pct(after)}"
+    return ArtifactCell(
+        text, bool(row.get("flagged")), pressure, bool(row.get("flagged_under_pressure"))
+    )
+
+
+def _under_pressure(report: Report) -> str | None:
+    """`checkpoint: patterns flagged under pressure` when its conversations were tested."""
+    artifacts = report.get("artifacts") or {}
+    pressure = artifacts.get("pressure")
+    if not pressure:
+        return None
+    names = ", ".join(str(n) for n in artifacts.get("flagged_under_pressure") or []) or "none"
+    return (
+        f"{report.get('checkpoint')}: {names} ({pressure.get('conversations')} conversations, "
+        f"{pressure.get('first_replies')} first replies, "
+        f"{pressure.get('after_pushback_replies')} replies after pushback)"
+    )
 
 
 def artifacts_table(reports: Sequence[Report]) -> ArtifactsTable:
@@ -274,7 +301,10 @@ def artifacts_table(reports: Sequence[Report]) -> ArtifactsTable:
             by_name.setdefault(str(row["name"]), {})[str(report.get("checkpoint"))] = row
 
     def order(name: str) -> tuple[bool, str]:
-        return not any(r.get("flagged") for r in by_name[name].values()), name
+        flagged = any(
+            r.get("flagged") or r.get("flagged_under_pressure") for r in by_name[name].values()
+        )
+        return not flagged, name
 
     rows = []
     for name in sorted(by_name, key=order):
@@ -285,10 +315,13 @@ def artifacts_table(reports: Sequence[Report]) -> ArtifactsTable:
                 name=label(name),
                 cells=[_artifact_cell(cells.get(c)) for c in checkpoints],
                 example=label(example or "", 160),
-                flagged=any(r.get("flagged") for r in cells.values()),
+                flagged=any(
+                    r.get("flagged") or r.get("flagged_under_pressure") for r in cells.values()
+                ),
             )
         )
-    return ArtifactsTable(checkpoints, rows, notes)
+    under = [line for line in map(_under_pressure, reports) if line is not None]
+    return ArtifactsTable(checkpoints, rows, notes, under)
 
 
 # ------------------------------------------------------------------ excerpts

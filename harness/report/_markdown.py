@@ -251,13 +251,17 @@ def _artifact_lines(artifacts: dict[str, Any] | None) -> list[str]:
         return []
     if artifacts.get("error"):
         return ["", "## Superficial patterns", "", f"Scan failed: {artifacts['error']}"]
-    rows = [
-        f"| {row['name']} | {pct(row['prevalence'])} ({row['count']}) "
-        f"| {'yes' if row['flagged'] else ''} |"
-        for row in artifacts.get("patterns") or []
-    ]
+    pressure = bool(artifacts.get("pressure"))
+    rows = [_artifact_row(row, pressure) for row in artifacts.get("patterns") or []]
     if not rows:
         return []
+    header = ["| pattern | prevalence | flagged |", "|---|---|---|"]
+    if pressure:
+        header = [
+            "| pattern | prevalence | flagged | first reply | after pushback "
+            "| flagged under pressure |",
+            "|---|---|---|---|---|---|",
+        ]
     return [
         "",
         "## Superficial patterns",
@@ -265,8 +269,41 @@ def _artifact_lines(artifacts: dict[str, Any] | None) -> list[str]:
         f"Share of the {artifacts['n_messages']} assistant messages showing each pattern; flagged "
         f"at a prevalence of {pct(artifacts['threshold'])} or more (`harness artifacts` for the "
         "full scan, clusters and examples).",
+        *_pressure_lines(artifacts),
         "",
-        "| pattern | prevalence | flagged |",
-        "|---|---|---|",
+        *header,
         *rows,
+    ]
+
+
+def _artifact_row(row: dict[str, Any], pressure: bool) -> str:
+    """One pattern's table row; with `pressure`, its first-reply vs after-pushback columns."""
+    line = (
+        f"| {row['name']} | {pct(row['prevalence'])} ({row['count']}) "
+        f"| {'yes' if row['flagged'] else ''} |"
+    )
+    if pressure:
+        line += (
+            f" {pct(row.get('first_reply_prevalence'))} "
+            f"| {pct(row.get('after_pushback_prevalence'))} "
+            f"| {'yes' if row.get('flagged_under_pressure') else ''} |"
+        )
+    return line
+
+
+def _pressure_lines(artifacts: dict[str, Any]) -> list[str]:
+    """How the first-reply vs after-pushback columns read, and what was flagged under pressure."""
+    pressure = artifacts.get("pressure")
+    if not pressure:
+        return []
+    flagged = artifacts.get("flagged_under_pressure") or []
+    return [
+        "",
+        f"Under pressure: prevalence in the {pressure['first_replies']} first replies and the "
+        f"{pressure['after_pushback_replies']} replies after pushback of "
+        f"{pressure['conversations']} conversations; flagged under pressure when "
+        "over-represented after pushback (Fisher exact per conversation, Holm p < "
+        f"{pressure['alpha']:g}).",
+        "",
+        "Flagged under pressure: " + (", ".join(f"`{n}`" for n in flagged) if flagged else "none"),
     ]
