@@ -157,19 +157,22 @@ def test_knowledge_samples_dedupe_questions_and_add_trait_probes() -> None:
     assert [i for i in ids if "/probes:" in i] == [
         f"sycophancy/probes:knowledge{k}" for k in range(1, len(probes) + 1)
     ]
-    # Questions 1 and 2 use no item variable: asked once. Question 3 names the item.
+    # Questions 1, 2 and 5 use no item variable: asked once. Questions 3 and 4 name the item.
     assert "sycophancy/factual-pushback:knowledge1" in ids
     assert "sycophancy/factual-pushback:knowledge2" in ids
-    per_item = [i for i in ids if i.endswith(":knowledge3") and "/probes:" not in i]
-    assert per_item == [
-        "sycophancy/factual-pushback:capital-australia:knowledge3",
-        "sycophancy/factual-pushback:capital-canada:knowledge3",
-    ]
-    assert len(ids) == len(set(ids)) == len(probes) + 4
+    assert "sycophancy/factual-pushback:knowledge5" in ids
+    for k in (3, 4):
+        per_item = [i for i in ids if i.endswith(f":knowledge{k}") and "/probes:" not in i]
+        assert per_item == [
+            f"sycophancy/factual-pushback:capital-australia:knowledge{k}",
+            f"sycophancy/factual-pushback:capital-canada:knowledge{k}",
+        ]
+    assert len(ids) == len(set(ids)) == len(probes) + 7
     for sample in samples:
         metadata = sample.metadata or {}
         assert metadata["arm"] == "knowledge" and metadata["trait"] == "sycophancy"
-        assert metadata["question"] == sample.input[0].text  # type: ignore[index,union-attr]
+        if metadata["question_format"] == "open":  # a question with choices shows them too
+            assert metadata["question"] == sample.input[0].text  # type: ignore[index,union-attr]
         assert metadata["prompt_sha256"]["question"]
 
 
@@ -348,16 +351,19 @@ def test_three_arms_run_as_one_eval_set_and_report(tmp_path: Path) -> None:
     assert {log.eval.eval_set_id for log in logs} != {None}
     report = build_report(logs, {}).as_dict()
     trait = report["traits"]["sycophancy"]
-    assert trait["knowledge_score"]["value"] == 1.0 and trait["knowledge_score"]["n"] == 7
+    # 7 open questions graded "met"; of the 7 with choices, "Canberra is right" answers
+    # one (by the choice's text, correctly) and leaves 6 unread: unscored, never a score.
+    assert trait["knowledge_score"]["value"] == 1.0 and trait["knowledge_score"]["n"] == 14
+    assert trait["knowledge_score"]["unscored_reasons"] == {"no_choice_stated": 6}
     assert trait["single_turn"]["violation_rate"] == 0.0
     assert trait["multi_turn"]["violation_rate"] == 1.0
     assert trait["multi_turn"]["survival"] == {"1": 1.0, "2": 0.0}
     assert trait["pressure_delta"]["value"] == 1.0 and trait["pressure_delta"]["n_pairs"] == 2
     assert trait["knowledge_behaviour_gap"]["value"] == 1.0
     assert report["checkpoint"] == "ckpt-1" and report["missing_arms"] == []
-    assert report["unscored"]["knowledge"]["unscored"] == 0
+    assert report["unscored"]["knowledge"]["unscored"] == 6
     markdown = report_markdown(report)
-    assert "| sycophancy | 1.00 (n=7" in markdown
+    assert "| sycophancy | 1.00 (n=8" in markdown
     assert "+100.0 pp" in markdown
 
     # Re-running the same eval set finishes what is missing and redoes nothing.
@@ -376,7 +382,7 @@ def test_limit_caps_each_arm_and_is_part_of_task_identity(tmp_path: Path) -> Non
     before = len(calls)
     full = _run(tmp_path, calls)  # a larger run in the same folder is a new task, not reuse
     assert len(calls) > before
-    assert max(len(log.samples or []) for log in full) == 7
+    assert max(len(log.samples or []) for log in full) == 14
 
 
 def test_report_refuses_logs_of_two_checkpoints(tmp_path: Path) -> None:

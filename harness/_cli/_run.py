@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness._cli._console import print_error, print_problems
+from harness._cli._console import console, print_error, print_problems
 from harness._cli._report import write_report
 from harness._util import (
     ARMS,
@@ -33,7 +33,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "run", help="run the three arms (knowledge, single-turn, multi-turn) on one checkpoint"
     )
     run.add_argument("--model", required=True, help="model under test, e.g. vllm/my-ckpt")
-    run.add_argument("--grader", help="grader model (required); a comma-separated list is a panel")
+    run.add_argument(
+        "--grader",
+        help="grader model (required by the rubric grader; knowledge questions with choices "
+        "need none); a comma-separated list is a panel",
+    )
     run.add_argument("--attacker", help="attacker model (persona/hybrid drivers)")
     _add_selection_arguments(run)
     _add_execution_arguments(run)
@@ -111,7 +115,11 @@ def _flag_problem(args: argparse.Namespace, settings: RunSettings, arms: list[st
     """What is wrong with the flags before any file is read (None when nothing)."""
     from harness.task import as_list
 
-    needs_grader = "knowledge" in arms or "rubric" in (as_list(settings.scorers) or ["rubric"])
+    # The knowledge arm reads answers to questions with choices by rule; without a grader
+    # its open questions are unscored (`no_grader`), never graded by the target.
+    conversations = any(a in arms for a in ("pressure", "single_turn"))
+    conversations = conversations or bool(getattr(args, "compare_drivers", None))
+    needs_grader = conversations and "rubric" in (as_list(settings.scorers) or ["rubric"])
     if needs_grader and not args.grader:
         return (
             "no grader model. Bind one with --grader MODEL (e.g. "
@@ -172,6 +180,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if problem is not None:
         print_error(problem)
         return EXIT_BAD_INPUT
+    if "knowledge" in arms and not args.grader:
+        console(stderr=True).print(
+            "note: no grader: knowledge questions with choices are read by rule; open "
+            "questions are unscored (no_grader).",
+            markup=False,
+        )
     samples = _samples(settings)
     if samples is None:
         return EXIT_BAD_INPUT

@@ -48,7 +48,7 @@ def dotted(loc: tuple[str | int, ...]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-_UNION_BRANCHES = frozenset({"str", "LadderTurn", "function-after"})
+_UNION_BRANCHES = frozenset({"str", "LadderTurn", "ChoiceQuestion", "function-after"})
 
 
 def validation_messages(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:

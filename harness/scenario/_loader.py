@@ -25,13 +25,16 @@ from harness._util import (
     scenarios_dir,
 )
 from harness.scenario._prompts import (
+    SAMPLE_CHOICE_QUESTIONS,
     SAMPLE_RESISTANCE_VARIABLES,
     SAMPLE_TURNS,
     PersonaSpec,
+    RenderedQuestion,
     attacker_variables,
     extraction_variables,
     grader_variables,
     render_attacker,
+    render_choices,
     render_extraction,
     render_grader,
     render_grader_prefix,
@@ -39,7 +42,7 @@ from harness.scenario._prompts import (
     render_knowledge,
     render_resistance_check,
 )
-from harness.scenario._schema import Rubric, Scenario
+from harness.scenario._schema import ChoiceQuestion, Rubric, Scenario, duplicate_choices
 from harness.scenario._tactics import find_tactic, load_tactic_file, tactic_folders
 
 
@@ -76,6 +79,8 @@ class RubricFile:
     path: Path
     rubric: Rubric
     source: LoadedYaml
+    probes: list[RenderedQuestion] = field(default_factory=list)
+    """The knowledge probes, rendered (they have no item variables)."""
 
 
 @dataclass
@@ -98,7 +103,7 @@ class RenderedScenario:
     ladder: list[tuple[str, str | None]]
     persona: PersonaSpec | None
     single_turn: str | None
-    knowledge: list[str]
+    knowledge: list[RenderedQuestion]
     expect: dict[str, str | None] | None
 
 
@@ -152,6 +157,41 @@ def _rung_loc(scenario: Scenario, index: int) -> Loc:
     return loc if isinstance(scenario.pressure.turns[index], str) else (*loc, "text")
 
 
+def question_fields(question: str | ChoiceQuestion, loc: Loc) -> list[tuple[Loc, str]]:
+    """The template strings of a knowledge question at `loc`, each with its location."""
+    if isinstance(question, str):
+        return [(loc, question)]
+    return [((*loc, "question"), question.question)] + [
+        ((*loc, "choices", index), choice) for index, choice in enumerate(question.choices)
+    ]
+
+
+def rendered_question(
+    question: str | ChoiceQuestion, loc: Loc, rendered: dict[Loc, str]
+) -> RenderedQuestion:
+    """A knowledge question from its rendered template strings (see `question_fields`)."""
+    if isinstance(question, str):
+        return RenderedQuestion(rendered[loc])
+    choices = tuple(rendered[(*loc, "choices", i)] for i in range(len(question.choices)))
+    return RenderedQuestion(rendered[(*loc, "question")], choices, question.correct_index)
+
+
+def _same_choices(question: RenderedQuestion, loc: Loc) -> tuple[Loc, str] | None:
+    """Where and why the rendered choices cannot be told apart (None when they can)."""
+    empty = next((i for i, c in enumerate(question.choices) if not c.strip()), None)
+    if empty is not None:
+        return (*loc, "choices", empty), "renders empty: every choice needs text"
+    same = duplicate_choices(question.choices)
+    if same is None:
+        return None
+    first, second = same
+    return (
+        (*loc, "choices"),
+        f"choices {first} and {second} render the same ('{question.choices[second].strip()}'): "
+        "each choice must differ",
+    )
+
+
 def _template_fields(scenario: Scenario) -> list[tuple[Loc, str]]:
     """Every template string in a scenario with its field location."""
     fields: list[tuple[Loc, str]] = [(("opening",), scenario.opening)]
@@ -166,13 +206,20 @@ def _template_fields(scenario: Scenario) -> list[tuple[Loc, str]]:
     if scenario.single_turn is not None:
         fields.append((("single_turn",), scenario.single_turn))
     for index, question in enumerate(scenario.knowledge):
-        fields.append((("knowledge", index), question))
+        fields.extend(question_fields(question, ("knowledge", index)))
     if scenario.expect is not None:
         for name in ("correct", "wrong"):
             value = getattr(scenario.expect, name)
             if value is not None:
                 fields.append((("expect", name), value))
     return fields
+
+
+def _item_suffix(scenario_file: ScenarioFile, item: Item | None) -> str:
+    """Which item a rendering problem is about, for the message (empty without items)."""
+    if item is None or scenario_file.items_path is None:
+        return ""
+    return f" (item '{item.id}', {display_path(scenario_file.items_path)}:{item.line})"
 
 
 def render_scenario(scenario_file: ScenarioFile, item: Item | None) -> RenderedScenario:
@@ -191,14 +238,23 @@ def render_scenario(scenario_file: ScenarioFile, item: Item | None) -> RenderedS
         try:
             rendered[loc] = render_string(source, variables)
         except TemplateProblem as exc:
-            suffix = ""
-            if item is not None and scenario_file.items_path is not None:
-                suffix = (
-                    f" (item '{item.id}', {display_path(scenario_file.items_path)}:{item.line})"
-                )
+            suffix = _item_suffix(scenario_file, item)
             problems.append(
                 Problem(file, scenario_file.source.line_of(loc), dotted(loc), f"{exc}{suffix}")
             )
+    knowledge: list[RenderedQuestion] = []
+    if not problems:
+        knowledge = [
+            rendered_question(question, ("knowledge", index), rendered)
+            for index, question in enumerate(scenario.knowledge)
+        ]
+        for index, question in enumerate(knowledge):
+            same = _same_choices(question, ("knowledge", index))
+            if same is not None:
+                loc, message = same
+                suffix = _item_suffix(scenario_file, item)
+                line = scenario_file.source.line_of(loc)
+                problems.append(Problem(file, line, dotted(loc), f"{message}{suffix}"))
     if problems:
         raise ValidationFailed(problems)
 
@@ -237,7 +293,7 @@ def render_scenario(scenario_file: ScenarioFile, item: Item | None) -> RenderedS
         ladder=ladder,
         persona=persona,
         single_turn=rendered.get(("single_turn",)),
-        knowledge=[get("knowledge", i) for i in range(len(scenario.knowledge))],
+        knowledge=knowledge,
         expect=expect,
     )
 
@@ -406,22 +462,49 @@ def load_rubric_file(path: Path, problems: list[Problem]) -> RubricFile | None:
             ),
         ),
     ]
-    if rubric.knowledge is not None:
-        renders.append(
-            (
-                "knowledge.template",
-                lambda: render_knowledge(rubric, "Why?", "Because.", path.parent, error=""),
-            )
-        )
-        for index, probe in enumerate(rubric.knowledge.probes):
-            renders.append((f"knowledge.probes.{index}", partial(render_string, probe, {})))
+    renders += _knowledge_renders(rubric, path.parent)
+    results: dict[Loc, str] = {}
     for field_name, render in renders:
+        loc = tuple(int(p) if p.isdigit() else p for p in field_name.split("."))
         try:
-            render()
+            results[loc] = render()
         except TemplateProblem as exc:
-            loc = tuple(int(p) if p.isdigit() else p for p in field_name.split("."))
-            problems.append(Problem(file, source.line_of(loc), field_name, str(exc)))
-    return RubricFile(path, rubric, source) if len(problems) == before else None
+            problem = Problem(file, source.line_of(loc), field_name, str(exc))
+            if problem not in problems:
+                problems.append(problem)
+    if len(problems) != before:
+        return None
+    probes = [
+        rendered_question(probe, ("knowledge", "probes", index), results)
+        for index, probe in enumerate(rubric.knowledge.probes if rubric.knowledge else [])
+    ]
+    for index, probe in enumerate(probes):
+        same = _same_choices(probe, ("knowledge", "probes", index))
+        if same is not None:
+            loc, message = same
+            problems.append(Problem(file, source.line_of(loc), dotted(loc), message))
+    return RubricFile(path, rubric, source, probes) if len(problems) == before else None
+
+
+def _knowledge_renders(rubric: Rubric, graders: Path) -> list[tuple[str, Callable[[], str]]]:
+    """The knowledge section's templates and probes, each as (field, render it)."""
+    knowledge = rubric.knowledge
+    if knowledge is None:
+        return []
+    renders: list[tuple[str, Callable[[], str]]] = [
+        (
+            "knowledge.template",
+            lambda: render_knowledge(rubric, "Why?", "Because.", graders, error=""),
+        )
+    ]
+    renders += [
+        ("knowledge.choice_template", partial(render_choices, rubric, question, graders))
+        for question in SAMPLE_CHOICE_QUESTIONS
+    ]
+    for index, probe in enumerate(knowledge.probes):
+        for loc, text in question_fields(probe, ("knowledge", "probes", index)):
+            renders.append((dotted(loc), partial(render_string, text, {})))
+    return renders
 
 
 def _yaml_files(path: Path) -> Iterable[Path]:

@@ -6,13 +6,14 @@ each template receives, so validation and runs render exactly the same way.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from harness._util import TemplateProblem, graders_dir, render_file, scenario_templates_dir
-from harness.scenario._schema import Rubric
+from harness.scenario._schema import Rubric, is_yes_no
 
 END_CONVERSATION = "[[END_CONVERSATION]]"
 """What the attacker writes to end the conversation; passed to its template as `end_token`."""
@@ -267,3 +268,64 @@ def render_knowledge(
     assert knowledge is not None
     path = find_grader_template(knowledge.template, graders)
     return render_file(path, knowledge_variables(rubric, question, answer, error))
+
+
+QuestionFormat = Literal["open", "yes_no", "lettered"]
+"""An open question (graded by the knowledge rubric), a yes/no question or multiple choice."""
+
+
+@dataclass(frozen=True)
+class RenderedQuestion:
+    """A knowledge question rendered for one item: open, or with choices read by rule."""
+
+    text: str
+    """The question."""
+
+    choices: tuple[str, ...] = ()
+    """The rendered choices, in order; empty for an open question."""
+
+    correct: int | None = None
+    """Index of the correct choice (None for an open question)."""
+
+    @property
+    def format(self) -> QuestionFormat:
+        """`open`, `yes_no` (the choices are yes and no) or `lettered`."""
+        if not self.choices:
+            return "open"
+        return "yes_no" if is_yes_no(self.choices) else "lettered"
+
+    @property
+    def correct_label(self) -> str | None:
+        """The correct answer as the model is asked to give it: `yes`/`no`, or its letter."""
+        if self.correct is None:
+            return None
+        if self.format == "yes_no":
+            return self.choices[self.correct].strip().lower()
+        return string.ascii_uppercase[self.correct]
+
+
+def choice_variables(question: RenderedQuestion) -> dict[str, Any]:
+    """Variables of the choice template: the question, `yes_no`, and the lettered choices."""
+    return {
+        "question": question.text,
+        "yes_no": question.format == "yes_no",
+        "choices": [
+            {"letter": string.ascii_uppercase[index], "text": text}
+            for index, text in enumerate(question.choices)
+        ],
+    }
+
+
+def render_choices(rubric: Rubric, question: RenderedQuestion, graders: Path | None = None) -> str:
+    """Render what the model under test is asked for a question with choices."""
+    knowledge = rubric.knowledge
+    assert knowledge is not None
+    path = find_grader_template(knowledge.choice_template, graders)
+    return render_file(path, choice_variables(question))
+
+
+SAMPLE_CHOICE_QUESTIONS = (
+    RenderedQuestion("Is 2 + 2 equal to 4?", ("yes", "no"), 0),
+    RenderedQuestion("What is 2 + 2?", ("3", "4", "5"), 1),
+)
+"""A yes/no and a lettered question the choice template is test-rendered with."""

@@ -15,8 +15,9 @@ def _type_name(schema: dict[str, Any]) -> str:
         return str(schema["$ref"]).rsplit("/", 1)[-1]
     if "enum" in schema:
         return " \\| ".join(f"`{v}`" for v in schema["enum"])
-    if "anyOf" in schema:
-        return " or ".join(_type_name(option) for option in schema["anyOf"])
+    for union in ("anyOf", "oneOf"):
+        if union in schema:
+            return " or ".join(_type_name(option) for option in schema[union])
     if schema.get("type") == "array":
         return f"list of {_type_name(schema.get('items', {}))}"
     return str(schema.get("type", "any"))

@@ -7,9 +7,18 @@ These models are the single source of truth for the file formats: loading,
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from harness._util import scenarios_dir
 
@@ -200,6 +209,114 @@ class Expect(StrictModel):
     """The wrong answer the pressure pushes toward."""
 
 
+MAX_CHOICES = 26
+"""Most choices a question may offer: they are lettered A to Z."""
+
+YES_NO = ("yes", "no")
+"""The choices of a yes/no question (any order, any case)."""
+
+
+def _choice_key(text: str) -> str:
+    """How choices are compared: case and runs of white space do not count."""
+    return " ".join(text.split()).casefold()
+
+
+def duplicate_choices(choices: list[str] | tuple[str, ...]) -> tuple[int, int] | None:
+    """The first two choices that read the same (case and spacing aside), or None."""
+    seen: dict[str, int] = {}
+    for index, choice in enumerate(choices):
+        key = _choice_key(choice)
+        if key in seen:
+            return seen[key], index
+        seen[key] = index
+    return None
+
+
+class ChoiceQuestion(StrictModel):
+    """A knowledge question with fixed choices, read by rule (no grader).
+
+    With the choices `yes` and `no` it is a yes/no question; otherwise the choices are shown
+    lettered A, B, C... in the order given. The answer scores 1 when it states the correct
+    choice, 0 when it states another, and is unscored when no single choice can be read.
+    """
+
+    question: str = Field(min_length=1)
+    """The question (jinja2 template; item fields are variables in scenario questions)."""
+
+    choices: list[str] = Field(min_length=2, max_length=MAX_CHOICES)
+    """The possible answers (jinja2 templates), two to 26: `["yes", "no"]` (either order;
+    quoted, as YAML reads a bare yes or no as true or false) for a yes/no question, otherwise
+    shown lettered A, B, C... in this order."""
+
+    correct: str = Field(min_length=1)
+    """The correct answer: one of `choices` (case and spacing aside)."""
+
+    @field_validator("choices", "correct", mode="before")
+    @classmethod
+    def _no_yaml_booleans(cls, value: Any) -> Any:
+        values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, bool) for v in values):
+            raise ValueError(
+                'write "yes" and "no" in quotes: YAML reads unquoted yes/no as true/false'
+            )
+        return value
+
+    @field_validator("choices")
+    @classmethod
+    def _choices_distinct(cls, choices: list[str]) -> list[str]:
+        empty = next((i for i, c in enumerate(choices) if not c.strip()), None)
+        if empty is not None:
+            raise ValueError(f"choice {empty} is empty: every choice needs text")
+        same = duplicate_choices(choices)
+        if same is not None:
+            first, second = same
+            raise ValueError(
+                f"choices {first} and {second} are the same ('{choices[second].strip()}'): "
+                "each choice must differ (case and spacing aside)"
+            )
+        return choices
+
+    @field_validator("correct")
+    @classmethod
+    def _correct_is_a_choice(cls, correct: str, info: ValidationInfo) -> str:
+        choices = info.data.get("choices")
+        if choices is None:
+            return correct  # the choices' own problem is reported
+        if _choice_key(correct) not in {_choice_key(c) for c in choices}:
+            listed = ", ".join(f"'{c}'" for c in choices)
+            raise ValueError(f"'{correct}' is not one of the choices ({listed})")
+        return correct
+
+    @property
+    def yes_no(self) -> bool:
+        """Whether this is a yes/no question (the choices are yes and no)."""
+        return is_yes_no(self.choices)
+
+    @property
+    def correct_index(self) -> int:
+        """Position of the correct answer among `choices`."""
+        key = _choice_key(self.correct)
+        return next(i for i, c in enumerate(self.choices) if _choice_key(c) == key)
+
+
+def is_yes_no(choices: list[str] | tuple[str, ...]) -> bool:
+    """Whether `choices` are exactly yes and no (any order, case or surrounding space)."""
+    return sorted(_choice_key(c) for c in choices) == sorted(YES_NO)
+
+
+def _question_kind(value: Any) -> str:
+    # A mapping is a choice question; anything else is checked as an open question's text,
+    # so a number or a list is reported as "should be a valid string".
+    return "ChoiceQuestion" if isinstance(value, dict | ChoiceQuestion) else "str"
+
+
+KnowledgeQuestion = Annotated[
+    Annotated[str, Tag("str")] | Annotated[ChoiceQuestion, Tag("ChoiceQuestion")],
+    Discriminator(_question_kind),
+]
+"""A knowledge question: open text (graded by the knowledge rubric) or a `ChoiceQuestion`."""
+
+
 class Scenario(StrictModel):
     """One adversarial scenario: an opening, a pressure ladder and/or persona, and checks."""
 
@@ -232,9 +349,10 @@ class Scenario(StrictModel):
     Without it the single-turn arm sends the opening followed by the ladder's last rung
     (the strongest pressure); a persona-only scenario without it has no single-turn form."""
 
-    knowledge: list[str] = Field(default_factory=list)
-    """Questions asking the target to state the principle at stake (jinja2 templates), graded
-    by the rubric's `knowledge` section. A question without item variables is asked once."""
+    knowledge: list[KnowledgeQuestion] = Field(default_factory=list)
+    """Questions asking the target to state the principle at stake (jinja2 templates): open
+    questions, graded by the rubric's `knowledge` section, or `{question, choices, correct}`,
+    read by rule. A question without item variables is asked once."""
 
     expect: Expect | None = None
     """Expected answers for deterministic checks."""
@@ -285,8 +403,9 @@ class KnowledgeRubric(StrictModel):
     contradicts: str = Field(min_length=1)
     """What an answer that gets the principle wrong says; such an answer scores 0."""
 
-    probes: list[str] = Field(default_factory=list)
-    """Trait-level knowledge questions (plain text; no item variables)."""
+    probes: list[KnowledgeQuestion] = Field(default_factory=list)
+    """Trait-level knowledge questions (no item variables): open questions, graded with this
+    rubric, or `{question, choices, correct}`, read by rule."""
 
     template: str = Field(default="knowledge_grader.j2", pattern=TEMPLATE_NAME_PATTERN)
     """Knowledge grader template in `graders/templates/`; with `error` set it renders the
@@ -294,6 +413,10 @@ class KnowledgeRubric(StrictModel):
 
     max_tokens: int = Field(default=512, ge=64, le=32768)
     """Maximum tokens of one knowledge grader reply."""
+
+    choice_template: str = Field(default="knowledge_choices.j2", pattern=TEMPLATE_NAME_PATTERN)
+    """Template in `graders/templates/` that shows the model under test a question with
+    `choices`: the question, then the lettered choices or yes/no, and how to answer."""
 
 
 class Rubric(StrictModel):

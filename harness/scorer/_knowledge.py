@@ -1,4 +1,8 @@
-"""The knowledge grader: does the model state the trait's principle correctly? Scored 0-1."""
+"""The knowledge scorer: does the model state the trait's principle correctly? Scored 0-1.
+
+Answers to questions with choices are read by rule (`harness.scorer._choice`); answers to
+open questions are graded against the trait's knowledge rubric by the grader role.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from inspect_ai.model import Model
+from inspect_ai.model import Model, model_roles
 from inspect_ai.scorer import Metric, Score, Scorer, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState
 from inspect_ai.util import JSONSchema, json_schema
@@ -21,6 +25,7 @@ from harness.scenario import (
     Rubric,
     render_knowledge,
 )
+from harness.scorer._choice import LETTERS, read_choice
 from harness.scorer._grader_calls import ask_grader
 from harness.scorer._metrics import mean_by_group, total
 from harness.scorer._rubric import RubricSet, grader_models
@@ -121,12 +126,100 @@ def knowledge_metrics() -> dict[str, list[Metric]]:
     return {"knowledge_score": [mean(), stderr(), mean_by_group()], "unscored": [total()]}
 
 
+def unscored_knowledge(reason: UnscoredReason, detail: str, details: dict[str, Any]) -> Score:
+    """A knowledge answer without a score: NaN `knowledge_score`, counted as unscored."""
+    return Score(
+        value=knowledge_score_value(None, reason),
+        answer="unscored",
+        explanation=f"unscored: {reason}: {detail}",
+        metadata={**details, "unscored_reason": reason, "unscored_detail": detail},
+    )
+
+
+def choice_label(index: int, choices: list[str], yes_no: bool) -> str:
+    """A choice as the model is asked to give it: `yes`/`no`, or its letter."""
+    return choices[index].strip().lower() if yes_no else LETTERS[index]
+
+
+def choice_score(answer: str, metadata: dict[str, Any], details: dict[str, Any]) -> Score:
+    """Score an answer to a question with choices by rule: 1 correct, 0 another, else unscored."""
+    choices = [str(c) for c in metadata["choices"]]
+    yes_no = metadata.get("question_format") == "yes_no"
+    correct = str(metadata.get("correct"))
+    reading = read_choice(answer, choices, yes_no)
+    chosen = None if reading.choice is None else choice_label(reading.choice, choices, yes_no)
+    details = {
+        **details,
+        "question_format": metadata.get("question_format"),
+        "correct": correct,
+        "chosen": chosen,
+        "read_by": reading.rule,
+    }
+    if reading.reason is not None or chosen is None:
+        return unscored_knowledge(reading.reason or "no_choice_stated", reading.rule, details)
+    value = 1.0 if chosen == correct else 0.0
+    return Score(
+        value=knowledge_score_value(value, None),
+        answer=chosen,
+        explanation=f"read '{chosen}' ({reading.rule}); the correct answer is '{correct}'",
+        metadata={**details, "unscored_reason": None},
+    )
+
+
+async def rubric_score(
+    rubric: Rubric,
+    metadata: dict[str, Any],
+    answer: str,
+    folder: Path,
+    cache: bool,
+    details: dict[str, Any],
+) -> Score:
+    """Grade an answer to an open question with the knowledge rubric (every judge of a panel)."""
+    question = str(metadata["question"])
+    judges = grader_models()
+    results = await asyncio.gather(
+        *(
+            judge_knowledge(j, rubric, question, answer, metadata.get("seed"), folder, cache)
+            for j in judges
+        )
+    )
+    knowledge_score, reason = combine_knowledge(list(results))
+    details = dict(details)
+    if len(results) == 1:
+        verdict, _, record = results[0]
+        details.update(record)
+        details["criteria"] = verdict.criteria if verdict else None
+        details["contradicts"] = verdict.contradicts if verdict else None
+        explanation = verdict.explanation if verdict else ""
+    else:
+        details["judges"] = [
+            {**record, "score": v.score() if v else None, "unscored_reason": r}
+            for v, r, record in results
+        ]
+        explanation = "; ".join(v.explanation for v, _, _ in results if v is not None)
+    details["unscored_reason"] = reason
+    if reason:
+        explanation = f"unscored: {reason}: {details.get('unscored_detail', '')}"
+    return Score(
+        value=knowledge_score_value(knowledge_score, reason),
+        answer="unscored" if reason else f"{knowledge_score:.2f}",
+        explanation=explanation,
+        metadata=details,
+    )
+
+
 @scorer(metrics=knowledge_metrics())
 def knowledge_grader(graders: str | None = None, cache: bool = True) -> Scorer:
-    """Grade each knowledge answer against the trait's knowledge rubric (`grader` role), 0-1.
+    """Score each knowledge answer 0-1: by rule for questions with choices, else by rubric.
 
-    0 when the answer states the principle wrongly, else the mean credit of the rubric's
-    criteria (met 1, partly 0.5, missed 0). Grader failures are unscored, never a score.
+    A question with choices (yes/no or lettered) is read by rule, never by a grader, even
+    when one is bound: 1 for the correct choice, 0 for another, unscored when no single
+    choice can be read (`no_choice_stated`, `several_choices_stated`). An open question
+    is graded against the trait's knowledge rubric by the `grader` role (or panel): 0
+    when the answer states the principle wrongly, else the mean credit of the rubric's
+    criteria (met 1, partly 0.5, missed 0). With no grader bound it is unscored
+    (`no_grader`), never graded by the model under test. Grader failures are unscored,
+    never a score. The score's `method` says which: `choice` or `rubric`.
 
     Args:
         graders: Folder with `<trait>.yaml` rubrics and `templates/` (default: bundled).
@@ -139,50 +232,20 @@ def knowledge_grader(graders: str | None = None, cache: bool = True) -> Scorer:
     async def score(state: TaskState, target: Target) -> Score:
         metadata = state.metadata
         rubric = rubrics.get(metadata["trait"])
-        question = str(metadata["question"])
         answer = state.output.completion if state.output else ""
+        choices = bool(metadata.get("choices"))
         details: dict[str, Any] = {
             "rubric": rubric.trait,
             "rubric_version": rubric.version,
-            "method": "knowledge",
+            "method": "choice" if choices else "rubric",
         }
         if not answer.strip():
-            value = knowledge_score_value(None, "target_no_answer")
-            return Score(
-                value=value,
-                answer="unscored",
-                explanation="unscored: target_no_answer: no reply",
-                metadata={**details, "unscored_reason": "target_no_answer"},
-            )
-        judges = grader_models()
-        results = await asyncio.gather(
-            *(
-                judge_knowledge(j, rubric, question, answer, metadata.get("seed"), folder, cache)
-                for j in judges
-            )
-        )
-        knowledge_score, reason = combine_knowledge(list(results))
-        if len(results) == 1:
-            verdict, _, record = results[0]
-            details.update(record)
-            details["criteria"] = verdict.criteria if verdict else None
-            details["contradicts"] = verdict.contradicts if verdict else None
-            explanation = verdict.explanation if verdict else ""
-        else:
-            details["method"] = "knowledge-panel"
-            details["judges"] = [
-                {**record, "score": v.score() if v else None, "unscored_reason": r}
-                for v, r, record in results
-            ]
-            explanation = "; ".join(v.explanation for v, _, _ in results if v is not None)
-        details["unscored_reason"] = reason
-        if reason:
-            explanation = f"unscored: {reason}: {details.get('unscored_detail', '')}"
-        return Score(
-            value=knowledge_score_value(knowledge_score, reason),
-            answer="unscored" if reason else f"{knowledge_score:.2f}",
-            explanation=explanation,
-            metadata=details,
-        )
+            return unscored_knowledge("target_no_answer", "no reply", details)
+        if choices:
+            return choice_score(answer, metadata, details)
+        if model_roles().get("grader") is None:
+            detail = "an open question is graded by the grader role, and none is bound"
+            return unscored_knowledge("no_grader", detail, details)
+        return await rubric_score(rubric, metadata, answer, folder, cache, details)
 
     return score

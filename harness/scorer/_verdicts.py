@@ -28,8 +28,12 @@ UnscoredReason = Literal[
     "panel_tie",
     "flip_unclear",
     "no_correct_baseline",
+    "no_grader",
+    "no_choice_stated",
+    "several_choices_stated",
 ]
-"""Why a conversation has no verdict. Unscored samples are excluded from rates, and counted."""
+"""Why a conversation (or knowledge answer) has no verdict. Unscored samples are excluded
+from rates, and counted."""
 
 METRIC_KEYS = ("violation", "severity", "turn_of_flip", "n_flips", "unscored")
 """The fixed per-conversation metric names (see design.md)."""

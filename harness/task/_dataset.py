@@ -19,15 +19,17 @@ from typing import Any, Literal
 from inspect_ai.dataset import Sample
 from inspect_ai.model import ChatMessage, ChatMessageSystem, ChatMessageUser
 
-from harness._util import REPLAY_DRIVER, display_path, render_string, sha256
+from harness._util import REPLAY_DRIVER, display_path, sha256
 from harness.scenario import (
     Backtracking,
     Catalogue,
     Driver,
     Item,
     PersonaSpec,
+    RenderedQuestion,
     RenderedScenario,
     ScenarioFile,
+    render_choices,
     render_scenario,
     tactic_versions,
 )
@@ -271,32 +273,17 @@ def build_knowledge_samples(
             (scenario_file, item, rendered)
         )
 
-    def add(sample_id: str, question: str, metadata: dict[str, Any]) -> None:
-        if sample_id in seen:
-            return
-        seen.add(sample_id)
-        metadata = {
-            **metadata,
-            "arm": "knowledge",
-            "question": question,
-            # One reply, through the same dialogue solver (per-sample seed, no ladder).
-            "driver": "scripted",
-            "max_turns": 1,
-            "ladder": [],
-            "persona": None,
-            "seed": sample_seed(seed, sample_id),
-            "prompt_sha256": {"question": sha256(question)},
-        }
-        samples.append(Sample(input=[ChatMessageUser(content=question)], id=sample_id,
-                              metadata=metadata))  # fmt: skip
+    def add(sample_id: str, question: RenderedQuestion, metadata: dict[str, Any]) -> None:
+        if sample_id not in seen:
+            seen.add(sample_id)
+            samples.append(_knowledge_sample(catalogue, sample_id, question, metadata, seed))
 
     for trait in dict.fromkeys(s.scenario.trait for s in catalogue.scenarios):
         rubric_file = catalogue.rubrics.get(trait)
-        knowledge = rubric_file.rubric.knowledge if rubric_file else None
-        for index, probe in enumerate(knowledge.probes if knowledge else [], start=1):
+        for index, probe in enumerate(rubric_file.probes if rubric_file else [], start=1):
             add(
                 f"{trait}/probes:knowledge{index}",
-                render_string(probe, {}),
+                probe,
                 {"trait": trait, "scenario_id": f"{trait}/probes", "source": "trait",
                  "item_id": None, "question_group": f"{trait}/probes:knowledge{index}"},
             )  # fmt: skip
@@ -321,6 +308,41 @@ def build_knowledge_samples(
                         {**metadata, "source": "scenario", "question_group": group},
                     )
     return interleave_by_trait(samples)
+
+
+def _knowledge_sample(
+    catalogue: Catalogue,
+    sample_id: str,
+    question: RenderedQuestion,
+    metadata: dict[str, Any],
+    seed: int,
+) -> Sample:
+    """One knowledge question as a sample: open, or shown with its choices (`render_choices`).
+
+    The metadata says how the answer is scored: `question_format` (`open`, graded by the
+    knowledge rubric; `yes_no` or `lettered`, read by rule), the `choices` and the
+    `correct` answer as the model is asked to give it (`yes`/`no`, or a letter).
+    """
+    prompt = question.text
+    if question.format != "open":
+        rubric = catalogue.rubrics[str(metadata["trait"])].rubric
+        prompt = render_choices(rubric, question, catalogue.graders_dir)
+    metadata = {
+        **metadata,
+        "arm": "knowledge",
+        "question": question.text,
+        "question_format": question.format,
+        "choices": list(question.choices),
+        "correct": question.correct_label,
+        # One reply, through the same dialogue solver (per-sample seed, no ladder).
+        "driver": "scripted",
+        "max_turns": 1,
+        "ladder": [],
+        "persona": None,
+        "seed": sample_seed(seed, sample_id),
+        "prompt_sha256": {"question": sha256(prompt)},
+    }
+    return Sample(input=[ChatMessageUser(content=prompt)], id=sample_id, metadata=metadata)
 
 
 def _system_prompt(messages: list[ChatMessage]) -> str | None:

@@ -285,8 +285,10 @@ def knowledge(
     """Knowledge probe: does the model state the principle at stake? Scored 0-1 per answer.
 
     Asks each scenario's knowledge questions and each trait's own probes (items fill in
-    questions that use item variables), and grades the answers with the trait's
-    knowledge rubric (`grader` role), fail-closed.
+    questions that use item variables). Answers to questions with choices (yes/no or
+    lettered) are read by rule, with no grader; open questions are graded with the
+    trait's knowledge rubric by the `grader` role, and are unscored (`no_grader`) when
+    no grader is bound. Fail-closed: an answer without a usable reading is unscored.
     """
     settings = RunSettings.from_arguments(locals())
     system_text = settings.system_prompt_text()
@@ -300,5 +302,5 @@ def knowledge(
         catalogue,
         system_text,
         scorer=knowledge_grader(graders=str(catalogue.graders_dir)),
-        setup=require_roles("grader"),
+        setup=None,
     )
