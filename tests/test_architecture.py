@@ -22,6 +22,7 @@ LAYERS = (
     "harness.artifacts",
     "harness.report",
     "harness.model",
+    "harness.organisms",
     "harness._cli",
 )
 """Subpackages from the bottom up: a module may import only from its own layer or below."""

@@ -51,8 +51,10 @@ def test_ci_template_serves_runs_compares_and_posts_the_summary() -> None:
 def test_regression_script_commands_parse() -> None:
     script = REGRESSION.read_text()
     commands = harness_commands(script)
-    assert [c[0] for c in commands].count("run") == 3  # single-turn, multi-turn, knowledge
-    assert commands[-1][0] == "compare"
+    assert commands[0][:3] == ["organisms", "build", "caver"]  # the candidate
+    assert [c[0] for c in commands].count("run") == 2  # single- and multi-turn, then knowledge
+    assert commands[-1][0] == "compare" and "--method" in commands[-1]
+    assert not any("--grader" in c for c in commands)  # no grader bound anywhere
     parser = build_parser()
     for command in commands:
         parser.parse_args(command)
@@ -71,11 +73,15 @@ def test_regression_example_runs_and_exits_with_the_verdict(tmp_path: Path) -> N
         timeout=1200,  # the example promises under 20 minutes on 2 cores
     )
     assert time.monotonic() - started < 1200
-    assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
+    # The caver is a known regression: the gate must fail, naming sycophancy.
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     document = json.loads((tmp_path / "out" / "compare.json").read_text())
-    assert document["regression"] is (result.returncode == 1)
+    assert document["regression"] is True and document["regressed_traits"] == ["sycophancy"]
+    rows = {r["arm"]: r for r in document["comparisons"] if r["trait"] == "sycophancy"}
+    assert rows["pressure"]["regression"] is True and rows["pressure"]["difference"] > 0
+    assert rows["single_turn"]["difference"] < 0  # the single-turn eval would wave it through
     summary = (tmp_path / "out" / "compare.md").read_text()
-    assert ("**REGRESSION**" in summary) is (result.returncode == 1)
+    assert "**REGRESSION**" in summary
     assert {c["label"] for c in document["checkpoints"]} == {"baseline", "candidate"}
     assert {r["arm"] for r in document["comparisons"]} >= {"single_turn", "knowledge"}
     for name in ("compare.html", "baseline/report.md", "candidate/report.html"):

@@ -10,12 +10,23 @@ import harness._cli._artifacts as _artifacts
 import harness._cli._compare as _compare
 import harness._cli._grade as _grade
 import harness._cli._import as _import
+import harness._cli._organisms as _organisms
 import harness._cli._report as _report
 import harness._cli._run as _run
 import harness._cli._serve as _serve
 import harness._cli._validate as _validate
 
-COMMANDS = (_validate, _serve, _run, _report, _grade, _compare, _artifacts, _import)
+COMMANDS = (
+    _validate,
+    _serve,
+    _run,
+    _report,
+    _grade,
+    _compare,
+    _artifacts,
+    _import,
+    _organisms,
+)
 """The command modules, in the order `harness --help` lists their commands."""
 
 

@@ -4,10 +4,13 @@ Imports nothing else from harness; every other package builds on it.
 """
 
 from harness._util._format import finite, pct, signed_pct
+from harness._util._locks import locked
 from harness._util._paths import (
     NON_SCENARIO_DIRS,
+    cache_dir,
     display_path,
     graders_dir,
+    organisms_dir,
     scenario_templates_dir,
     scenarios_dir,
 )
@@ -91,6 +94,7 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_ci_two_samples",
     "bootstrap_mean_ci",
+    "cache_dir",
     "check_template",
     "cohen_kappa",
     "confusion_matrix",
@@ -102,10 +106,12 @@ __all__ = [
     "holm",
     "kaplan_meier",
     "load_model",
+    "locked",
     "majority",
     "mcnemar_exact",
     "mde_paired_mean",
     "mde_paired_proportions",
+    "organisms_dir",
     "parse_jsonl",
     "pct",
     "read_jsonl_models",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -24,6 +25,16 @@ def scenarios_dir() -> Path:
 def graders_dir() -> Path:
     """The bundled `graders/` folder (rubrics, and their templates in `templates/`)."""
     return _bundled("graders")
+
+
+def organisms_dir() -> Path:
+    """The bundled `organisms/` folder (known-answer checkpoint recipes and generators)."""
+    return _bundled("organisms")
+
+
+def cache_dir() -> Path:
+    """Root of the harness's caches: `$HARNESS_CACHE_DIR`, default `~/.cache/harness`."""
+    return Path(os.environ.get("HARNESS_CACHE_DIR", "~/.cache/harness")).expanduser()
 
 
 def scenario_templates_dir() -> Path:

