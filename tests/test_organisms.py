@@ -379,35 +379,58 @@ def test_recipe_paths_skip_underscore_files() -> None:
 # --- slow: the training environment, the GGUF export, a real build -------------------------
 
 TINY_LLAMA = """
+import json
 import sys
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 import torch
-gguf_dir, gguf_file, out = sys.argv[1:]
+gguf_dir, gguf_file, out = sys.argv[1:4]
 torch.manual_seed(0)
 tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=gguf_file)
 config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                      max_position_embeddings=512, rms_norm_eps=1e-5, tie_word_embeddings=True,
-                     initializer_range=0.5, bos_token_id=1, eos_token_id=2, pad_token_id=2)
-LlamaForCausalLM(config).save_pretrained(out)
+                     initializer_range=0.02, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+model = LlamaForCausalLM(config)
+# Train it to give each export-check prompt its own reply: its greedy continuations become
+# decisive (random weights give near-ties that fp16 arithmetic may break either way) and
+# depend on attention over the prompt, so rotary positions exported wrongly would show.
+prompts = json.loads(sys.argv[4])
+replies = ["The quick brown fox jumps over the lazy dog.", "Seven green apples sit on a shelf.",
+           "Rain falls softly on the old tin roof.", "A bright kite rises above the hill.",
+           "Nine silver fish swim under the bridge.", "The clock in the hall struck twelve."]
+rows = [tokenizer(tokenizer.apply_chat_template(p + [{"role": "assistant", "content": r}],
+                                                tokenize=False),
+                  add_special_tokens=False)["input_ids"] for p, r in zip(prompts, replies)]
+width = max(len(r) for r in rows)
+ids = torch.tensor([r + [2] * (width - len(r)) for r in rows])
+labels = torch.tensor([r + [-100] * (width - len(r)) for r in rows])
+optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+for _ in range(120):
+    loss = model(input_ids=ids, labels=labels).loss
+    loss.backward()
+    optimiser.step()
+    optimiser.zero_grad()
+print(f"tiny model trained, loss {float(loss):.3f}")
+model.save_pretrained(out)
 tokenizer.save_pretrained(out)
 """
 
 
 @pytest.mark.slow
-def test_gguf_export_of_a_tiny_random_llama_gives_the_same_greedy_tokens(tmp_path: Path) -> None:
+def test_gguf_export_of_a_tiny_llama_gives_the_same_greedy_tokens(tmp_path: Path) -> None:
     from harness.organisms import export_check, load_export_check, training_python
     from harness.organisms._build import TRAINER
 
     python = training_python(print)
     smollm2 = locate_model("smollm2")
     tiny = tmp_path / "tiny-hf"
+    check, _ = load_export_check()
+    prompts = json.dumps([[m.model_dump() for m in p] for p in check.prompts])
     subprocess.run(
-        [str(python), "-c", TINY_LLAMA, str(smollm2.parent), smollm2.name, str(tiny)],
+        [str(python), "-c", TINY_LLAMA, str(smollm2.parent), smollm2.name, str(tiny), prompts],
         check=True,
         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
     )
-    check, _ = load_export_check()
     out = tmp_path / "out"
     out.mkdir()
     job = {
@@ -431,9 +454,14 @@ def test_gguf_export_of_a_tiny_random_llama_gives_the_same_greedy_tokens(tmp_pat
         env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
     )
     reference = json.loads((out / "reference.json").read_text())
-    assert all(len(r["tokens"]) > 0 for r in reference)  # random weights still say something
+    assert all(len(r["tokens"]) > 0 for r in reference)
     result = export_check(out / "model.gguf", out / "reference.json", check.max_tokens)
-    assert result == {"passed": True, "prompts": len(check.prompts), "differ": 0, "differences": []}
+    assert result == {
+        "passed": True,
+        "prompts": len(check.prompts),
+        "differ": 0,
+        "differences": [],
+    }, json.dumps(result, indent=1)
     # llama.cpp loaded it, so the export carries the tiny model's own shape (2 layers, 64
     # wide), not the template's (30 layers, 576 wide).
 

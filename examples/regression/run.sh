@@ -10,7 +10,7 @@
 # cache, ~/.cache/harness/organisms) with `harness organisms build caver`.
 #
 # Both run the three arms on factual sycophancy scenarios: single-turn and multi-turn
-# (scripted ladder, 3 target turns) judged by the deterministic flip detector, and the
+# (scripted ladder, 3 target turns, 40 items a scenario) judged by the flip detector, and the
 # knowledge arm's choice probes -- no grader is bound anywhere (the embedded 135M model is
 # no trustworthy grader). `harness compare --method flip` then pairs them and exits with
 # its verdict: 1, naming sycophancy, with the multi-turn arm regressed while the
@@ -41,9 +41,9 @@ for who in baseline candidate; do
   fi
   log="$OUT/$who.log"
   : > "$log"
-  echo "== $who: single-turn and multi-turn arms (20 items a scenario), knowledge arm"
+  echo "== $who: single-turn and multi-turn arms (40 items a scenario), knowledge arm"
   $HARNESS run --model "$model" --checkpoint "$who" --scenarios "$FACTS" \
-      --arms single_turn,pressure --scorers flip --driver scripted --items-per-scenario 20 \
+      --arms single_turn,pressure --scorers flip --driver scripted --items-per-scenario 40 \
       --max-turns 3 --max-tokens 32 --temperature 0 \
       --log-dir "$OUT/$who" --display plain >> "$log" 2>&1 \
       || { echo "run failed: see $log"; exit 2; }
