@@ -54,7 +54,13 @@ def _recipe_and_out(parser: argparse.ArgumentParser, out: bool = True) -> None:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build each named recipe; print where each checkpoint is and how to serve it."""
-    from harness.organisms import OrganismError, build_one, default_out, find_recipes
+    from harness.organisms import (
+        OrganismError,
+        TrainingEnvError,
+        build_one,
+        default_out,
+        find_recipes,
+    )
 
     out = args.out or default_out()
     try:
@@ -63,7 +69,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     except ValidationFailed as exc:
         print_problems(exc)
         return EXIT_BAD_INPUT
-    except OrganismError as exc:
+    except (OrganismError, TrainingEnvError) as exc:
         print_error(str(exc))
         return EXIT_FAILED
     for organism in built:

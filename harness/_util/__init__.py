@@ -4,7 +4,7 @@ Imports nothing else from harness; every other package builds on it.
 """
 
 from harness._util._format import finite, pct, signed_pct
-from harness._util._locks import locked
+from harness._util._locks import CommandFailed, locked, run_logged
 from harness._util._paths import (
     NON_SCENARIO_DIRS,
     cache_dir,
@@ -85,6 +85,7 @@ __all__ = [
     "REPLAY_DRIVER",
     "SCORER_NAME",
     "Alternation",
+    "CommandFailed",
     "LoadedYaml",
     "Loc",
     "Problem",
@@ -117,6 +118,7 @@ __all__ = [
     "read_jsonl_models",
     "render_file",
     "render_string",
+    "run_logged",
     "scenario_templates_dir",
     "scenarios_dir",
     "sha256",

@@ -1,9 +1,10 @@
-"""An exclusive file lock between processes that build the same cached thing."""
+"""Building cached things: an exclusive file lock between processes, and logged commands."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,3 +29,30 @@ def locked(path: Path, say: Callable[[str], None]) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class CommandFailed(RuntimeError):
+    """A logged command exited non-zero; the message ends with its log's last lines."""
+
+
+def run_logged(command: list[str], log: Path, what: str, **kwargs: object) -> float:
+    """Run `command` with its output appended to `log`; seconds taken.
+
+    Raises:
+        CommandFailed: when the command fails (with the log's last 30 lines).
+
+    """
+    started = time.monotonic()
+    with open(log, "ab") as out:
+        out.write(f"\n$ {' '.join(command)}\n".encode())
+        out.flush()
+        result = subprocess.run(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs
+        )  # type: ignore[call-overload]
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise CommandFailed(
+            f"{what} failed (exit {result.returncode}) after {elapsed:.0f}s; log: {log}\n{tail}"
+        )
+    return elapsed

