@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -349,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             "compare_exit": code,
             **_json(out / "compare.json").get("trajectory", {}),
         }
-    results["machine"] = {"cpus": __import__("os").cpu_count(), "python": platform.python_version()}
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
     results["items_per_scenario"] = args.items
     results["seconds"] = round(time.monotonic() - started)
     results["written_at"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -87,7 +87,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     out = args.out or default_out()
     try:
-        recipes = find_recipes([], args.recipe) if args.recipe else find_recipes([], [])
+        recipes = find_recipes([], args.recipe)
         built = list_built(out)
         states = {r.recipe.name: build_state(r, out) for r in recipes}
     except ValidationFailed as exc:
