@@ -246,7 +246,7 @@ def build_hash(recipe: Recipe, data_sha: str, base: Base, check_sha: str) -> str
         "recipe": recipe.model_dump(mode="json", exclude={"description", "expect"}),
         "data": data_sha,
         "base": base.identity,
-        "trainer": hashlib.sha256(TRAINER.read_bytes()).hexdigest(),
+        "trainer": file_sha256(TRAINER),
         "requirements": list(TRAINING_REQUIREMENTS),
         "export_check": check_sha,
     }
