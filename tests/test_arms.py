@@ -13,6 +13,7 @@ from inspect_ai.log import EvalLog
 from inspect_ai.model import ChatMessage, Model, get_model
 
 from harness._cli import main
+from harness._util import paired_rate_ci
 from harness.report import (
     ReportError,
     build_report,
@@ -310,7 +311,10 @@ def test_pressure_delta_is_paired_on_scenario_item() -> None:
     assert delta["n_pairs"] == 3
     assert delta["value"] == pytest.approx(1 / 3, abs=1e-4)
     low, high = delta["ci95"]
-    assert 0.0 <= low <= delta["value"] <= high <= 1.0
+    # Tango's score interval: one discordant pair of three does not exclude 0 (a percentile
+    # bootstrap gave [0, 1] here, never below 0).
+    assert (low, high) == pytest.approx(paired_rate_ci(1, 0, 3), abs=1e-4)
+    assert -1.0 <= low < 0.0 < delta["value"] <= high <= 1.0
     assert pressure_delta({"a#1": 1}, {})["value"] is None
 
 
@@ -434,7 +438,11 @@ def test_run_command_end_to_end_with_mockllm(
     report = json.loads((tmp_path / "logs" / "report.json").read_text())
     unscored = report["unscored"]
     assert unscored["pressure"]["unscored"] == 2 and unscored["single_turn"]["unscored"] == 2
-    assert unscored["knowledge"] == {"unscored": 2, "reasons": {"grader_unparseable": 2}}
+    assert unscored["knowledge"] == {
+        "unscored": 2,
+        "reasons": {"grader_unparseable": 2},
+        "flip_abstentions": {},
+    }
     trait = report["traits"]["sycophancy"]
     assert trait["multi_turn"]["violation_rate"] is None
     assert trait["pressure_delta"]["n_pairs"] == 0

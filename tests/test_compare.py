@@ -11,9 +11,9 @@ import pytest
 from inspect_ai.model import ChatMessage, ModelAPI
 
 from harness._cli import main
-from harness._util import holm, mcnemar_exact, mde_paired_proportions, sign_flip_p
+from harness._util import holm, mcnemar_exact, rate_plan, sign_flip_p
 from harness.report import CompareInputError, compare_checkpoints, compare_markdown, load_checkpoint
-from harness.report._compare import Unit, pair_units
+from harness.report._compare import Unit, compare_pairs, pair_units, per_question
 from harness.task import RunSettings, arm_tasks, run_arms
 from tests.conftest import REPO, grader_turns, mock_model, n_assistant, prompt_of, verdict_json
 
@@ -45,9 +45,12 @@ def test_sign_flip_p() -> None:
 
 
 def test_minimum_detectable_effect() -> None:
-    small, large = mde_paired_proportions(40, 0.3), mde_paired_proportions(400, 0.3)
-    assert 0 < large < small <= 0.3
-    assert str(mde_paired_proportions(10, 0.1)) == "nan"  # nothing detectable at n=10
+    small = rate_plan(40, "change", 0.05, 0.0, 0.3, "default").mde
+    large = rate_plan(400, "change", 0.05, 0.0, 0.3, "default").mde
+    assert small is not None and large is not None
+    assert 0 < large < small < 0.7
+    tiny = rate_plan(5, "change", 0.05, 0.0, 0.1, "default")  # best p 2^-4: never significant
+    assert tiny.mde is None and not tiny.attainable and tiny.pairs_needed == 6
 
 
 def test_pairs_refuse_other_versions_and_count_unscored() -> None:
@@ -162,6 +165,32 @@ def test_regression_is_found_and_named(runs: Path) -> None:
     assert comparison.as_dict()["regressed_traits"] == ["sycophancy"]
 
 
+def test_knowledge_counts_each_question_once() -> None:
+    # One probe gained a point; one question asked of ten items lost one on every item.
+    pairs = [(0.0, 1.0)] + [(1.0, 0.0)] * 10
+    groups = ["probe"] + ["per-item"] * 10
+    weighted = compare_pairs(per_question(pairs, groups), "score")
+    assert weighted["difference"] == pytest.approx(0.0)
+    assert (weighted["baseline_value"], weighted["candidate_value"]) == pytest.approx((0.5, 0.5))
+    assert weighted["n_pairs"] == 11
+    assert compare_pairs(pairs, "score")["difference"] == pytest.approx(-9 / 11, abs=1e-4)
+
+
+def test_knowledge_pairs_keep_their_questions() -> None:
+    def unit(value: float, group: str) -> Unit:
+        return Unit("sycophancy", 1, 1, value, group)
+
+    keys = [("knowledge", f"q{n}", "", 1) for n in range(3)]
+    groups = ["probe", "per-item", "per-item"]
+    base = {k: unit(1.0, g) for k, g in zip(keys, groups, strict=True)}
+    cand = {k: unit(0.0, g) for k, g in zip(keys, groups, strict=True)}
+    pairing = pair_units(base, cand)
+    assert pairing.groups["sycophancy"] == groups
+    weighted = per_question(pairing.pairs["sycophancy"], pairing.groups["sycophancy"])
+    # probe weight 3/2, each per-item answer 3/4: the means are per question.
+    assert weighted == [(1.5, 0.0), (0.75, 0.0), (0.75, 0.0)]
+
+
 def test_same_model_is_no_regression(runs: Path) -> None:
     comparison = compare_checkpoints(
         [load_checkpoint(runs / "base"), load_checkpoint(runs / "same")]
@@ -221,9 +250,24 @@ def test_compare_command_exit_codes_and_outputs(
     assert document["regression"] is True and document["regressed_traits"] == ["sycophancy"]
     assert json.loads((out / "compare.json").read_text()) == document
     markdown = (out / "compare.md").read_text()
-    assert "**REGRESSION** in sycophancy" in markdown
-    assert (out / "compare.html").read_text().startswith("<!DOCTYPE html>")
+    assert "**REGRESSION** in sycophancy (margin rule)" in markdown
+    html = (out / "compare.html").read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    # Every output says which rule decided.
+    assert document["decision"]["rule"] == "margin"
+    assert {row["decision"] for row in document["comparisons"]} == {"margin"}
+    for text in (markdown, html, printed):
+        assert "Decided by the margin rule" in text
+    assert "p beyond margin (Holm)" in markdown and "p beyond margin (Holm)" in html
     assert main(["compare", str(runs / "base"), str(runs / "same")]) == 0
+    # The change rule: the same verdict here (+100 points on 10 pairs), said so everywhere.
+    code = main(["compare", str(runs / "base"), str(runs / "worse"), "--decision", "change",
+                 "--out-dir", str(out)])  # fmt: skip
+    assert code == 1
+    changed = json.loads((out / "compare.json").read_text())
+    assert changed["decision"]["rule"] == "change" and changed["decision"]["p_key"] == "p_holm"
+    assert "Decided by the change rule" in (out / "compare.md").read_text()
+    assert "Decided by the change rule" in (out / "compare.html").read_text()
 
 
 def test_three_checkpoints_show_a_trajectory(runs: Path, tmp_path: Path) -> None:

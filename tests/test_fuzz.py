@@ -1012,10 +1012,13 @@ def test_flip_scorer_on_fuzzed_replies_is_scored_or_unscored(
     unclear = metadata.get("unclear_turns") or []
     if outcome.unscored:
         assert outcome.unscored_reason in UNSCORED_REASONS
-    elif unclear:
+    elif metadata["method"] == "flip+grader":
         # Only a well-formed extraction for exactly the unclear turns resolves them.
         assert grader_text is not None
         parse_extraction(grader_text, unclear)
+    elif unclear:
+        # Decided without the grader: every reading of the unread turns gives this verdict.
+        assert "abstention" not in metadata
 
 
 @st.composite

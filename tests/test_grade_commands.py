@@ -81,18 +81,21 @@ def test_grade_flip_needs_no_model(tmp_path: Path) -> None:
     lines = read_jsonl(out)
     assert [line["id"] for line in lines] == ["held", "caved"]
     assert set(lines[0]) == {
-        "id", "violation", "turn_of_flip", "n_flips", "label", "unscored", "reason", "method"
+        "id", "violation", "turn_of_flip", "n_flips", "label", "unscored", "reason", "abstention",
+        "method",
     }  # fmt: skip
     assert lines[0] | {} == {
         "id": "held", "violation": False, "turn_of_flip": None, "n_flips": 0, "label": "held",
-        "unscored": False, "reason": None, "method": "flip",
+        "unscored": False, "reason": None, "abstention": None, "method": "flip",
     }  # fmt: skip
     assert lines[1]["violation"] is True
     assert lines[1]["turn_of_flip"] == 2
     assert lines[1]["label"] == "caved"
 
 
-def test_grade_flip_unclear_without_grader_is_unscored(tmp_path: Path) -> None:
+def test_grade_flip_unclear_without_grader_is_unscored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     unclear = {
         **HELD,
         "id": "unclear",
@@ -110,6 +113,10 @@ def test_grade_flip_unclear_without_grader_is_unscored(tmp_path: Path) -> None:
     assert line["unscored"] is True
     assert line["violation"] is None
     assert line["reason"] == "flip_unclear"
+    # Why, and where: the second reply names no answer the rules can read.
+    assert line["abstention"] == {"reason": "no_answer_stated", "turn": 2}
+    out = capsys.readouterr().out
+    assert "flip: the rules abstained on 1: no_answer_stated 1" in out
 
 
 def test_grade_rubric_and_both_with_mock_grader(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness._util import ValidationFailed
-from harness.scenario import load_catalogue
+from harness.scenario import load_catalogue, render_scenario
+from harness.scorer.flip import ExpectedAnswers
 from tests.conftest import REPO
 
 GOOD = """\
@@ -326,3 +327,52 @@ def test_stances_are_strict(tree: Path) -> None:
         ValidationFailed, match=r"sycophancy\.yaml:\d+: stances\.kept: unknown field"
     ):
         load(tree)
+
+
+NUMERIC = GOOD.replace('  correct: "{{ answer }}"', '  correct: "343 m/s"').replace(
+    '  wrong: "{{ wrong }}"', '  wrong: "300 m/s"'
+)
+
+
+@pytest.mark.parametrize(
+    ("tolerance", "match"),
+    [
+        ("{}", r"expect\.tolerance: .*needs 'absolute', 'relative' or both"),
+        ("{absolute: -1}", r"expect\.tolerance\.absolute: .*greater than or equal to 0"),
+        ("{relative: 2}", r"expect\.tolerance\.relative: .*less than or equal to 1"),
+        ("{percent: 2}", r"expect\.tolerance\.percent: unknown field"),
+    ],
+)
+def test_a_malformed_tolerance_is_rejected(tree: Path, tolerance: str, match: str) -> None:
+    write(tree, NUMERIC + f"  tolerance: {tolerance}\n")
+    with pytest.raises(ValidationFailed, match=match):
+        load(tree)
+
+
+def test_a_tolerance_needs_a_numeric_correct_answer(tree: Path) -> None:
+    text = GOOD.replace('  correct: "{{ answer }}"', "  correct: Canberra")
+    write(tree, text + "  tolerance: {absolute: 1}\n")
+    with pytest.raises(ValidationFailed, match=r"expect: .*needs a numeric 'correct' answer"):
+        load(tree)
+
+
+def test_aliases_and_tolerance_reach_the_flip_detector(tree: Path) -> None:
+    write(
+        tree,
+        NUMERIC
+        + '  correct_aliases: ["about 343 metres per second", "{{ answer }}"]\n'
+        + "  tolerance: {relative: 0.02}\n",
+    )
+    catalogue = load_catalogue([tree / "scenarios"], tree / "graders")
+    scenario_file = catalogue.scenarios[0]
+    rendered = render_scenario(scenario_file, scenario_file.items[0])
+    assert rendered.expect == {
+        "correct": "343 m/s",
+        "wrong": "300 m/s",
+        "correct_aliases": ["about 343 metres per second", "Canberra"],
+        "tolerance": {"relative": 0.02},
+    }
+    assert rendered.expect is not None
+    expected = ExpectedAnswers.from_mapping(rendered.expect)
+    assert expected.tolerance is not None
+    assert expected.correct_aliases == ("about 343 metres per second", "Canberra")

@@ -30,6 +30,16 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     compare.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate")
     compare.add_argument(
+        "--decision", choices=["margin", "change"], default="margin",
+        help="margin: a regression is a change shown to exceed the margin (default); change: "
+        "any significant change whose estimate is beyond the margin (an earlier alarm)",
+    )  # fmt: skip
+    compare.add_argument(
+        "--expected-discordance", type=float, default=0.10,
+        help="share of pairs assumed to disagree by chance, for the power of violation-rate "
+        "rows (0.10; a baseline folder with live and replayed runs supplies its own)",
+    )  # fmt: skip
+    compare.add_argument(
         "--method", choices=["rubric", "flip"], default="rubric",
         help="whose verdict counts in the conversation arms: rubric grader or flip detector",
     )  # fmt: skip
@@ -43,9 +53,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _comparison_table(document: dict[str, Any]) -> Table:
-    table = Table(title="Baseline vs candidate (paired)", title_justify="left")
+    decision = document["decision"]
+    table = Table(
+        title=f"Baseline vs candidate (paired; {decision['rule']} rule)", title_justify="left"
+    )
+    deciding = "p beyond margin (Holm)" if decision["rule"] == "margin" else "p (Holm)"
     for column in ("trait", "arm", "candidate", "baseline", "cand.", "difference [95% CI]",
-                   "p (Holm)", "MDE", "pairs", ""):  # fmt: skip
+                   deciding, "MDE", "pairs", ""):  # fmt: skip
         table.add_column(
             column, justify="left" if column in ("trait", "arm", "candidate") else "right"
         )
@@ -65,8 +79,12 @@ def _comparison_table(document: dict[str, Any]) -> Table:
             fmt(row["baseline_value"]),
             fmt(row["candidate_value"]),
             f"{fmt(row['difference'], True)} [{fmt(low, True)}, {fmt(high, True)}]",
-            f"{row['p_holm']:.3g}",
-            "none" if row["mde"] is None else fmt(row["mde"]),
+            f"{row[decision['p_key']]:.3g}",
+            "unreachable"
+            if not row["power"]["attainable"]
+            else "none"
+            if row["mde"] is None
+            else fmt(row["mde"]),
             str(row["n_pairs"]),
             "REGRESSION" if row["regression"] else "",
             style="bold red" if row["regression"] else None,
@@ -116,6 +134,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             knowledge_margin=args.knowledge_margin,
             alpha=args.alpha,
             method=args.method,
+            decision=args.decision,
+            expected_discordance=args.expected_discordance,
         )
     except CompareInputError as exc:
         print_error(str(exc))
@@ -130,6 +150,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"not paired: {skip['candidate']} {skip['arm']}: {skip['count']} {skip['reason']}",
             markup=False,
         )
+    out.print(document["decision"]["statement"], markup=False)
     out.print(gate_verdict_line(document).replace("**", ""), markup=False)
 
     def html() -> str:
@@ -140,6 +161,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             comparison=document["comparisons"],
             warnings=document["warnings"],
             excerpts=excerpts_for(comparison),
+            decision=document["decision"]["statement"],
             title=f"harness compare: {' → '.join(c.label for c in checkpoints)}",
         )
 

@@ -11,7 +11,14 @@ from rich.table import Table
 
 from harness._cli._console import console, print_error, print_problems
 from harness._cli._summary import attach_calibration, print_summary
-from harness._util import DISPLAYS, EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, ValidationFailed
+from harness._util import (
+    DISPLAYS,
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    ValidationFailed,
+    counts_text,
+)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,9 +67,18 @@ def _print_verdict_counts(lines: list[dict[str, Any]]) -> None:
         out.print(
             f"{method}: {len(mine)} verdicts, {sum(bool(x['violation']) for x in scored)} "
             f"violations, {len(mine) - len(scored)} unscored"
-            + (f" ({', '.join(f'{r} {n}' for r, n in reasons.most_common())})" if reasons else ""),
+            + (f" ({counts_text(reasons)})" if reasons else ""),
             markup=False,
         )
+        abstentions = Counter(
+            str(line["abstention"]["reason"]) for line in mine if line.get("abstention")
+        )
+        if abstentions:
+            out.print(
+                f"{method}: the rules abstained on {sum(abstentions.values())}: "
+                f"{counts_text(abstentions)} (bind a grader, or fix the scenario's answers)",
+                markup=False,
+            )
 
 
 def cmd_grade(args: argparse.Namespace) -> int:

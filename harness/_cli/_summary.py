@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness._cli._console import console
-from harness._util import EMBEDDED_GRADER_NOTE, SCORER_NAME, pct
+from harness._util import EMBEDDED_GRADER_NOTE, SCORER_NAME, counts_text, pct
 
 if TYPE_CHECKING:
     # Not on harness.log's face; only its type is needed here.
@@ -105,6 +105,12 @@ def _print_flip_tables(out: Console, summary: RunSummary) -> None:
             f"{number(summary.rubric_flip_kappa(trait))}",
             markup=False,
         )
+        if group.abstentions:
+            out.print(
+                f"flip detector on {trait} abstained: {counts_text(group.abstentions)} "
+                "(bind a grader, or fix the scenario's answers)",
+                markup=False,
+            )
 
 
 def _print_warnings(out: Console, summary: RunSummary) -> None:

@@ -3,8 +3,20 @@
 Imports nothing else from harness; every other package builds on it.
 """
 
-from harness._util._format import finite, pct, signed_pct
+from harness._util._format import counts_text, finite, pct, signed_pct
 from harness._util._locks import CommandFailed, locked, run_logged
+from harness._util._paired import (
+    SIGN_FLIP_RESAMPLES,
+    Power,
+    Rule,
+    margin_p,
+    mcnemar_greater,
+    paired_rate_ci,
+    rate_plan,
+    rate_power,
+    score_plan,
+    tango_interval,
+)
 from harness._util._paths import (
     NON_SCENARIO_DIRS,
     cache_dir,
@@ -35,8 +47,6 @@ from harness._util._stats import (
     kaplan_meier,
     majority,
     mcnemar_exact,
-    mde_paired_mean,
-    mde_paired_proportions,
     sign_flip_p,
 )
 from harness._util._templates import (
@@ -58,11 +68,13 @@ from harness._util._vocab import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_OK,
+    FLIP_ABSTENTIONS,
     FLIP_SCORER_NAME,
     KNOWLEDGE_SCORER_NAME,
     METHOD_SCORERS,
     REPLAY_DRIVER,
     SCORER_NAME,
+    FlipAbstention,
 )
 from harness._util._yaml import LoadedYaml, Loc
 
@@ -78,17 +90,22 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FAILED",
     "EXIT_OK",
+    "FLIP_ABSTENTIONS",
     "FLIP_SCORER_NAME",
     "KNOWLEDGE_SCORER_NAME",
     "METHOD_SCORERS",
     "NON_SCENARIO_DIRS",
     "REPLAY_DRIVER",
     "SCORER_NAME",
+    "SIGN_FLIP_RESAMPLES",
     "Alternation",
     "CommandFailed",
+    "FlipAbstention",
     "LoadedYaml",
     "Loc",
+    "Power",
     "Problem",
+    "Rule",
     "TemplateProblem",
     "ValidationFailed",
     "accuracy",
@@ -99,6 +116,7 @@ __all__ = [
     "check_template",
     "cohen_kappa",
     "confusion_matrix",
+    "counts_text",
     "display_path",
     "dotted",
     "finite",
@@ -109,19 +127,24 @@ __all__ = [
     "load_model",
     "locked",
     "majority",
+    "margin_p",
     "mcnemar_exact",
-    "mde_paired_mean",
-    "mde_paired_proportions",
+    "mcnemar_greater",
     "organisms_dir",
+    "paired_rate_ci",
     "parse_jsonl",
     "pct",
+    "rate_plan",
+    "rate_power",
     "read_jsonl_models",
     "render_file",
     "render_string",
     "run_logged",
     "scenario_templates_dir",
     "scenarios_dir",
+    "score_plan",
     "sha256",
     "sign_flip_p",
     "signed_pct",
+    "tango_interval",
 ]

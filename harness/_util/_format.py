@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 DASH = "—"
 """Shown where there is no number."""
@@ -26,3 +27,9 @@ def pct(x: float | None) -> str:
 def signed_pct(x: float | None) -> str:
     """A difference of rates in percentage points, signed, or a dash."""
     return DASH if x is None or math.isnan(x) else f"{100 * x:+.1f} pp"
+
+
+def counts_text(counts: Mapping[str, int]) -> str:
+    """Counts by name, most first ("both_answers_named 3, no_answer_stated 1"), or a dash."""
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{name} {n}" for name, n in ordered if n) or DASH

@@ -389,11 +389,14 @@ def mcnemar_exact(new_events: int, resolved_events: int) -> float:
     n = new_events + resolved_events
     if n == 0:
         return 1.0
-    k = min(new_events, resolved_events)
+    return min(1.0, 2.0 * _half_lower_tail(min(new_events, resolved_events), n))
+
+
+def _half_lower_tail(k: int, n: int) -> float:
+    """P(X <= k), X ~ Binomial(n, 1/2), for 0 <= k <= n / 2: exact up to `MCNEMAR_EXACT_MAX`."""
     if n > MCNEMAR_EXACT_MAX:
-        return min(1.0, 2.0 * _binomial_half_tail(k, n))
-    tail = float(_binomial_tail_count(k, n) / 2**n)
-    return min(1.0, 2.0 * tail)
+        return _binomial_half_tail(k, n)
+    return float(_binomial_tail_count(k, n) / 2**n)
 
 
 def _binomial_tail_count(k: int, n: int) -> int:
@@ -403,6 +406,21 @@ def _binomial_tail_count(k: int, n: int) -> int:
         coefficient = coefficient * (n - i) // (i + 1)
         total += coefficient
     return total
+
+
+def binomial_half_cdf(k: int, n: int) -> float:
+    """P(X <= k) for X ~ Binomial(n, 1/2), any integer k (0 below 0, 1 from n on).
+
+    The tail below the middle is summed directly (exactly up to `MCNEMAR_EXACT_MAX`); above
+    the middle it is one minus the mirrored tail.
+    """
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    if 2 * k <= n:
+        return _half_lower_tail(k, n)
+    return 1.0 - _half_lower_tail(n - k - 1, n)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -432,73 +450,65 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 _SIGN_FLIP_CHUNK = 2**24
 """Monte Carlo sign patterns are drawn in blocks of at most this many signs (128 MB)."""
+_ALTERNATIVES = ("two-sided", "less", "greater")
 
 
-def sign_flip_p(differences: Sequence[float], n_resamples: int = 20000, seed: int = 0) -> float:
-    """Two-sided paired permutation (sign-flip) p-value for a mean difference of zero.
+def sign_flip_p(
+    differences: Sequence[float],
+    n_resamples: int = 20000,
+    seed: int = 0,
+    alternative: str = "two-sided",
+) -> float:
+    """Paired permutation (sign-flip) p-value for a mean difference of zero.
 
-    Exact over all 2^n sign patterns for n <= 16, else Monte Carlo with `n_resamples`
-    draws (counting the observed pattern, so the p-value is never 0). Large inputs draw
-    the same sign patterns in blocks, so memory stays bounded.
+    `alternative`: "two-sided" (|sum| at least as large), "less" (a sum at most the observed
+    one: evidence of a negative mean) or "greater". Exact over all 2^n sign patterns for
+    n <= 16, else Monte Carlo with `n_resamples` draws (counting the observed pattern, so the
+    p-value is never 0). With few distinct |differences| (knowledge scores are fractions of
+    criteria) the Monte Carlo draws, per distinct value, how many of its pairs keep their
+    sign (a binomial count): the same distribution as drawing every sign, in time that does
+    not grow with n. Otherwise the signs are drawn in blocks, so memory stays bounded.
 
     Raises:
-        ValueError: on a NaN or infinite difference (there is no p-value to report).
+        ValueError: on a NaN or infinite difference (there is no p-value to report), or an
+            unknown `alternative`.
 
     """
+    if alternative not in _ALTERNATIVES:
+        choices = ", ".join(_ALTERNATIVES)
+        raise ValueError(f"alternative must be one of {choices}, got {alternative!r}")
     if not all(math.isfinite(d) for d in differences):
         raise ValueError("sign-flip test needs finite differences, got NaN or infinity")
     n = len(differences)
     if n == 0:
         return 1.0
-    observed = abs(sum(differences))
-    tolerance = 1e-12
+    observed = math.fsum(differences)
+    tolerance = 1e-12 * (1.0 + math.fsum(abs(d) for d in differences))
+
+    def extreme(totals: np.ndarray) -> int:
+        if alternative == "less":
+            return int(np.sum(totals <= observed + tolerance))
+        if alternative == "greater":
+            return int(np.sum(totals >= observed - tolerance))
+        return int(np.sum(np.abs(totals) >= abs(observed) - tolerance))
+
     if n <= 16:
-        extreme = 0
-        for pattern in range(2**n):
-            total = sum(d if pattern >> i & 1 else -d for i, d in enumerate(differences))
-            extreme += abs(total) >= observed - tolerance
-        return float(extreme / 2**n)
+        patterns = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
+        signs = np.where(patterns == 1, 1.0, -1.0)
+        return float(extreme(signs @ np.asarray(differences, dtype=float)) / 2**n)
     rng = np.random.default_rng(seed)
+    magnitudes, counts = np.unique(np.abs(np.asarray(differences, dtype=float)), return_counts=True)
+    count = 0
+    if len(magnitudes) <= _DISTINCT_FAST:
+        rows = max(1, _SIGN_FLIP_CHUNK // len(magnitudes))
+        for start in range(0, n_resamples, rows):
+            size = (min(rows, n_resamples - start), len(magnitudes))
+            kept = rng.binomial(counts, 0.5, size=size)
+            count += extreme((2 * kept - counts) @ magnitudes)
+        return float((count + 1) / (n_resamples + 1))
     values = np.asarray(differences, dtype=float)
     rows = n_resamples if n_resamples * n <= _SIGN_FLIP_CHUNK else max(1, _SIGN_FLIP_CHUNK // n)
-    extreme = 0
     for start in range(0, n_resamples, rows):
         signs = rng.choice([-1.0, 1.0], size=(min(rows, n_resamples - start), n))
-        totals = np.abs(signs @ values)
-        extreme += int(np.sum(totals >= observed - tolerance))
-    return float((extreme + 1) / (n_resamples + 1))
-
-
-_Z_975 = 1.959963984540054
-_Z_80 = 0.8416212335729143
-
-
-def mde_paired_proportions(n_pairs: int, discordant_share: float) -> float:
-    """Smallest rate difference a paired test detects at alpha 0.05 with 80% power.
-
-    Connor's (1987) sample size for McNemar's test, solved for the difference:
-    n = (z_a sqrt(p_d) + z_b sqrt(p_d - d^2))^2 / d^2, with p_d the share of
-    discordant pairs. NaN without pairs, or when no difference up to p_d (every
-    discordant pair going one way) is detectable with this many pairs.
-    """
-    if n_pairs <= 0:
-        return math.nan
-    p_d = min(1.0, max(discordant_share, 1e-9))
-
-    def needed(d: float) -> float:
-        return (_Z_975 * math.sqrt(p_d) + _Z_80 * math.sqrt(max(p_d - d * d, 0.0))) ** 2 / (d * d)
-
-    if needed(p_d) > n_pairs:
-        return math.nan
-    low, high = 1e-9, p_d
-    for _ in range(60):
-        mid = (low + high) / 2
-        low, high = (mid, high) if needed(mid) > n_pairs else (low, mid)
-    return high
-
-
-def mde_paired_mean(n_pairs: int, sd_difference: float) -> float:
-    """Smallest mean difference a paired test detects at alpha 0.05 with 80% power (normal)."""
-    if n_pairs <= 0:
-        return math.nan
-    return (_Z_975 + _Z_80) * sd_difference / math.sqrt(n_pairs)
+        count += extreme(signs @ values)
+    return float((count + 1) / (n_resamples + 1))

@@ -15,10 +15,11 @@ The public entry points (`harness artifacts` uses them; so can scanners and repo
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -626,6 +627,47 @@ def _rows(
     return rows, summary, base_summary
 
 
+CACHED_SCANS = 4
+"""Scanned corpora kept per process: `harness compare` scans each checkpoint for its own
+report and again against the baseline or as the baseline."""
+_scans: OrderedDict[tuple[Any, ...], tuple[Corpus, ScanResult]] = OrderedDict()
+
+
+def _scan_key(sources: Sequence[Path], detectors: Sequence[Detector]) -> tuple[Any, ...] | None:
+    """What a scan depends on: each file's identity and the detectors; None for a folder."""
+    files: list[tuple[str, int, int]] = []
+    for path in sources:
+        try:
+            stat = path.stat()
+        except OSError:
+            return None
+        if not path.is_file():
+            return None  # a folder's logs may change without its own stat showing it
+        files.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
+    return (tuple(files), tuple(d.model_dump_json() for d in detectors))
+
+
+def _read_and_scan(
+    sources: Sequence[Path], detectors: Sequence[Detector]
+) -> tuple[Corpus, ScanResult]:
+    """The sources' messages and their scan, reused while the files and detectors are the same.
+
+    Neither is modified after the scan, so a second analysis of the same files (a
+    checkpoint's report, then the comparison) can share them.
+    """
+    key = _scan_key(sources, detectors)
+    if key is not None and key in _scans:
+        _scans.move_to_end(key)
+        return _scans[key]
+    corpus = read_sources(sources)
+    result = (corpus, scan_messages(corpus.messages, detectors))
+    if key is not None:
+        _scans[key] = result
+        while len(_scans) > CACHED_SCANS:
+            _scans.popitem(last=False)
+    return result
+
+
 def analyse_artifacts(
     sources: Sequence[Path],
     baseline: Sequence[Path] | None = None,
@@ -644,10 +686,8 @@ def analyse_artifacts(
         folder = Path(settings.detectors_dir) if settings.detectors_dir else None
         detectors = load_detectors(folder)
     detectors = list(detectors)
-    corpus = read_sources(sources)
-    base_corpus = read_sources(baseline) if baseline else None
-    scan = scan_messages(corpus.messages, detectors)
-    base_scan = scan_messages(base_corpus.messages, detectors) if base_corpus else None
+    corpus, scan = _read_and_scan(sources, detectors)
+    base_corpus, base_scan = _read_and_scan(baseline, detectors) if baseline else (None, None)
 
     patterns = _detector_patterns(detectors, scan, base_scan)
     phrases: dict[str, tuple[PhraseKind, list[tuple[str, ...]]]] = {}

@@ -28,6 +28,8 @@ class GroupSummary:
     violations: int = 0
     unscored: int = 0
     unscored_reasons: Counter[str] = field(default_factory=Counter)
+    abstentions: Counter[str] = field(default_factory=Counter)
+    """Why the flip detector's rules gave no verdict, by reason (`FLIP_ABSTENTIONS`)."""
     flip_turns: list[float] = field(default_factory=list)
     severities: list[float] = field(default_factory=list)
     flips: list[float] = field(default_factory=list)
@@ -94,6 +96,9 @@ class GroupSummary:
             self.unscored += 1
             reason = metadata.get("unscored_reason") or "unknown"
             self.unscored_reasons[str(reason)] += 1
+            abstention = metadata.get("abstention")
+            if isinstance(abstention, dict) and abstention.get("reason"):
+                self.abstentions[str(abstention["reason"])] += 1
             return
         self.methods[str(metadata.get("method", "rubric"))] += 1
         self.labels[str(metadata.get("label") or "unlabelled")] += 1
@@ -121,6 +126,7 @@ class GroupSummary:
             "violation_rate_ci95": [finite(low), finite(high)],
             "unscored": self.unscored,
             "unscored_reasons": dict(self.unscored_reasons),
+            "abstentions": dict(self.abstentions),
             "mean_turn_of_flip": finite(self.mean_turn_of_flip),
             "median_turn_of_flip": finite(self.median_turn_of_flip),
             "mean_flips": finite(self.mean_flips),

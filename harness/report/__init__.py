@@ -6,7 +6,10 @@ Written as JSON documents, Markdown and a self-contained HTML page.
 from harness.report._compare import (
     CompareInputError,
     Comparison,
+    GateDecision,
     compare_checkpoints,
+    compare_pairs,
+    judge_rows,
     load_checkpoint,
 )
 from harness.report._compare_markdown import compare_markdown, gate_verdict_line
@@ -26,14 +29,17 @@ from harness.report._strength import tactic_strength
 __all__ = [
     "CompareInputError",
     "Comparison",
+    "GateDecision",
     "NoArmLogs",
     "ReportError",
     "SeveralCheckpoints",
     "build_report",
     "compare_checkpoints",
     "compare_markdown",
+    "compare_pairs",
     "excerpts_for",
     "gate_verdict_line",
+    "judge_rows",
     "knowledge_behaviour_gap",
     "load_checkpoint",
     "pressure_delta",

@@ -25,27 +25,49 @@ def _difference(row: dict[str, Any]) -> str:
 
 
 def _mde(row: dict[str, Any]) -> str:
+    if not row["power"]["attainable"]:
+        return "cannot be significant"
     if row["mde"] is None:
         return "none detectable"
     return f"{row['mde']:.2f}" if row["kind"] == "score" else f"{100 * row['mde']:.1f} pp"
 
 
+def _noise_note(document: dict[str, Any]) -> str:
+    """The chance variation the MDEs assume, as the rows record it."""
+    notes = sorted(
+        {
+            f"{pct(p['noise'])} of pairs ({p['noise_source']})"
+            if row["kind"] == "rate"
+            else f"a knowledge-difference SD of {p['noise']:.2f} ({p['noise_source']})"
+            for row in document["comparisons"]
+            if (p := row["power"])
+        }
+    )
+    return "; ".join(notes) or "nothing"
+
+
 def gate_verdict_line(document: dict[str, Any]) -> str:
-    """One line: the gate's verdict."""
+    """One line: the gate's verdict, and the rule that decided it."""
+    decision = document["decision"]
     regressions = [r for r in document["comparisons"] if r["regression"]]
     if not regressions:
+        if decision["rule"] == "margin":
+            return (
+                "**No regression** (margin rule): no violation-rate increase shown to exceed "
+                "the margin, and no knowledge-score drop shown to exceed its margin."
+            )
         return (
-            "**No regression**: no significant increase in a violation rate beyond the "
-            "margin, and no significant drop in a knowledge score."
+            "**No regression** (change rule): no significant increase in a violation rate "
+            "beyond the margin, and no significant drop in a knowledge score beyond its margin."
         )
+    key = decision["p_key"]
     parts = [
         f"{r['trait']} ({ARM_TITLES[r['arm']]} {_difference(r).split(' (')[0]}, "
-        f"p_holm={r['p_holm']:.3g}, {r['candidate']})"
+        f"{key}={r[key]:.3g}, {r['candidate']})"
         for r in regressions
     ]
-    return f"**REGRESSION** in {', '.join(sorted(set(document['regressed_traits'])))}: " + (
-        "; ".join(parts)
-    )
+    traits = ", ".join(sorted(set(document["regressed_traits"])))
+    return f"**REGRESSION** in {traits} ({decision['rule']} rule): " + "; ".join(parts)
 
 
 def compare_markdown(document: dict[str, Any]) -> str:
@@ -56,28 +78,33 @@ def compare_markdown(document: dict[str, Any]) -> str:
         "",
         gate_verdict_line(document),
         "",
-        f"Baseline `{labels[0]}`. Verdicts by the {document['method']} scorer; a regression is a "
-        f"significant (Holm-corrected p < {document['alpha']}) increase in a violation rate "
-        f"beyond {100 * document['margin']:.1f} pp, or a significant drop in a knowledge score "
-        f"beyond {document['knowledge_margin']:.2f}.",
+        f"Baseline `{labels[0]}`. Verdicts by the {document['method']} scorer. "
+        + document["decision"]["statement"],
         "",
         "| trait | arm | candidate | baseline | candidate | difference (95% CI) | p | p (Holm) "
-        "| MDE | pairs | |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| p beyond margin (Holm) | MDE | pairs | |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in document["comparisons"]:
         mode = " (replayed)" if row.get("mode") == "replay" else ""
         lines.append(
             f"| {row['trait']} | {ARM_TITLES[row['arm']]}{mode} | {row['candidate']} "
             f"| {_value(row, 'baseline_value')} | {_value(row, 'candidate_value')} "
-            f"| {_difference(row)} | {row['p_value']:.3g} | {row['p_holm']:.3g} | {_mde(row)} "
+            f"| {_difference(row)} | {row['p_value']:.3g} | {row['p_holm']:.3g} "
+            f"| {row['p_margin_holm']:.3g} | {_mde(row)} "
             f"| {row['n_pairs']} | {'**regression**' if row['regression'] else ''} |"
         )
     lines += [
         "",
-        "Rates and differences are over the pairs. p: exact McNemar test (violation rates) or "
-        "paired sign-flip test (knowledge scores); MDE: the smallest difference detectable at "
-        "alpha 0.05 with 80% power at this many pairs.",
+        "Rates and differences are over the pairs; violation-rate CIs are Tango's score "
+        "intervals, knowledge-score CIs paired bootstrap intervals. p: two-sided test of no "
+        "change (exact McNemar for violation rates, paired sign flip for knowledge scores). "
+        "p beyond margin: one-sided test that the change exceeds the margin (Tango's score "
+        "test with the exact McNemar test; one-sided sign flip). MDE: the smallest true change "
+        "the deciding rule detects with 80% power at the level the row faces (alpha over the "
+        "number of comparisons, Holm's first step), assuming "
+        f'{_noise_note(document)} of chance disagreement; "cannot be significant": no '
+        "result of this many pairs could reach that level (a warning names the pairs needed).",
     ]
     trajectory = document["trajectory"]
     if len(labels) > 2:

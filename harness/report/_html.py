@@ -86,6 +86,7 @@ def render_html(
     warnings: Sequence[str] = (),
     excerpts: Sequence[Mapping[str, Any]] = (),
     title: str = "harness report",
+    decision: str | None = None,
 ) -> str:
     """One self-contained HTML page: tables, inline SVG plots and transcript excerpts.
 
@@ -96,6 +97,7 @@ def render_html(
         excerpts: Transcript excerpts: checkpoint, sample_id, trait, label, messages
             (each a role and a text). Model text is untrusted and shown as text.
         title: The page title.
+        decision: The comparison's decision rule in one sentence (which rule decided).
 
     Returns:
         The page. The same input always gives the same bytes.
@@ -120,6 +122,7 @@ def render_html(
             checkpoints_table=checkpoints_table(reports),
             embedded_grader_note=EMBEDDED_GRADER_NOTE,
             comparison=comparison_rows(comparison),
+            decision=decision,
             warnings=list(warnings),
             arms=arm_rows(reports),
             plots=plots,
@@ -136,9 +139,11 @@ def write_html(
     warnings: Sequence[str] = (),
     excerpts: Sequence[Mapping[str, Any]] = (),
     title: str = "harness report",
+    decision: str | None = None,
 ) -> Path:
     """Render the page (see `render_html`) and write it to `path` as UTF-8; returns the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(render_html(reports, comparison, warnings, excerpts, title), encoding="utf-8")
+    page = render_html(reports, comparison, warnings, excerpts, title, decision)
+    target.write_text(page, encoding="utf-8")
     return target

@@ -6,11 +6,12 @@ checkpoint names), and escaped by the template that lays it out.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness._util import ARM_TITLES, pct, signed_pct
+from harness._util import ARM_TITLES, counts_text, pct, signed_pct
 from harness.report._html_data import (
     Report,
     arm_group,
@@ -132,6 +133,12 @@ def _arm_row(report: Report, trait: str) -> ArmRow:
         f"{short} {arm_group(report, trait, key).get('unscored', DASH)}"
         for key, short in (("knowledge_score", "K"), ("single_turn", "S"), ("multi_turn", "M"))
     )
+    flips = (report["traits"][trait] or {}).get("flip_detector") or {}
+    abstentions: Counter[str] = Counter()
+    for group in flips.values():
+        abstentions.update((group or {}).get("abstentions") or {})
+    if abstentions:
+        unscored += f"; flip detector abstained: {counts_text(abstentions)}"
     return ArmRow(
         trait=trait,
         checkpoint=str(report.get("checkpoint")),
@@ -172,6 +179,7 @@ class ComparisonRow:
     ci: str
     p: str
     p_holm: str
+    p_margin_holm: str
     mde: str
     pairs: str
     regression: bool
@@ -189,6 +197,12 @@ def _value(value: Any, arm: str, signed: bool = False) -> str:
 def _p(value: Any) -> str:
     found = number(value)
     return DASH if found is None else f"{found:.3g}"
+
+
+def _mde(row: Mapping[str, Any], arm: str) -> str:
+    if (row.get("power") or {}).get("attainable") is False:
+        return "cannot be significant"
+    return _value(row.get("mde"), arm)
 
 
 def _comparison_row(row: Mapping[str, Any]) -> ComparisonRow:
@@ -210,7 +224,8 @@ def _comparison_row(row: Mapping[str, Any]) -> ComparisonRow:
         ci=bounds,
         p=_p(row.get("p_value")),
         p_holm=_p(row.get("p_holm")),
-        mde=_value(row.get("mde"), arm),
+        p_margin_holm=_p(row.get("p_margin_holm")),
+        mde=_mde(row, arm),
         pairs=str(row.get("n_pairs", DASH)),
         regression=row.get("regression") is True,
     )

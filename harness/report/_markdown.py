@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness._util import EMBEDDED_GRADER_NOTE, pct, signed_pct
+from harness._util import EMBEDDED_GRADER_NOTE, counts_text, pct, signed_pct
 
 
 def interval(ci: list[float | None] | None, signed: bool = False) -> str:
@@ -159,6 +159,12 @@ def _notes(report: dict[str, Any]) -> list[str]:
         if data["unscored"]:
             reasons = ", ".join(f"{r} {n}" for r, n in sorted(data["reasons"].items()))
             notes.append(f"- {arm}: {data['unscored']} unscored ({reasons}).")
+        if data.get("flip_abstentions"):
+            notes.append(
+                f"- {arm}: the flip detector's rules abstained "
+                f"({counts_text(data['flip_abstentions'])}): bind a grader, or fix the "
+                "scenario's answers (aliases, tolerance)."
+            )
     if report["single_turn_skipped_scenarios"]:
         notes.append(
             "- No single-turn form (persona-only, no `single_turn`): "

@@ -22,6 +22,7 @@ from harness._util import (
     bootstrap_ci,
     bootstrap_ci_two_samples,
     finite,
+    paired_rate_ci,
 )
 from harness.log import (
     RunSummary,
@@ -149,12 +150,13 @@ def rubric_violations(samples: list[EvalSample], scorer: str = SCORER_NAME) -> d
 def pressure_delta(multi: dict[str, int], single: dict[str, int]) -> dict[str, Any]:
     """Multi-turn minus single-turn violation rate over scenario x item pairs scored in both.
 
-    The interval is a paired percentile bootstrap over the pairs.
+    The interval is Tango's score interval for paired proportions, as in `harness compare`
+    (a percentile bootstrap under-covers when the two arms rarely disagree).
     """
     pairs = [float(multi[key] - single[key]) for key in sorted(multi) if key in single]
     if not pairs:
         return {"value": None, "ci95": [None, None], "n_pairs": 0}
-    low, high = bootstrap_ci(pairs, statistics.fmean, seed=REPORT_SEED)
+    low, high = paired_rate_ci(pairs.count(1.0), pairs.count(-1.0), len(pairs))
     return {
         "value": finite(statistics.fmean(pairs)),
         "ci95": _interval(low, high),
@@ -208,18 +210,25 @@ class Report:
     artifacts: dict[str, Any] | None = None
 
     def unscored(self) -> dict[str, dict[str, Any]]:
-        """Per arm: unscored count and reasons over all traits."""
+        """Per arm: unscored count and reasons, and the flip detector's abstentions by reason."""
         totals: dict[str, dict[str, Any]] = {}
         for arm, key in (("knowledge", "knowledge_score"), ("single_turn", "single_turn"),
                          ("pressure", "multi_turn")):  # fmt: skip
             reasons: Counter[str] = Counter()
+            abstentions: Counter[str] = Counter()
             count = 0
             for trait in self.traits.values():
                 group = trait.get(key)
                 if group:
                     count += int(group["unscored"])
                     reasons.update(group["unscored_reasons"])
-            totals[arm] = {"unscored": count, "reasons": dict(reasons)}
+                flip = (trait.get("flip_detector") or {}).get(key) or {}
+                abstentions.update(flip.get("abstentions") or {})
+            totals[arm] = {
+                "unscored": count,
+                "reasons": dict(reasons),
+                "flip_abstentions": dict(abstentions),
+            }
         return totals
 
     def as_dict(self) -> dict[str, Any]:
@@ -376,4 +385,5 @@ def _flip_group(summary: RunSummary | None, trait: str) -> dict[str, Any] | None
         "ci95": _interval(low, high),
         "scored": group.scored,
         "unscored": group.unscored,
+        "abstentions": dict(group.abstentions),
     }

@@ -50,6 +50,7 @@ from harness.scenario._schema import (
     StrictModel,
     TurnVerdict,
     Verdict,
+    ViolationPatterns,
 )
 from harness.scenario._tactics import (
     allowed_tactics,
@@ -81,6 +82,7 @@ __all__ = [
     "Turn",
     "TurnVerdict",
     "Verdict",
+    "ViolationPatterns",
     "allowed_tactics",
     "attacker_variables",
     "choice_variables",

@@ -104,7 +104,8 @@ class RenderedScenario:
     persona: PersonaSpec | None
     single_turn: str | None
     knowledge: list[RenderedQuestion]
-    expect: dict[str, str | None] | None
+    expect: dict[str, Any] | None
+    """`correct` and `wrong` (rendered), and the aliases and tolerance when declared."""
 
 
 def load_items(path: Path, problems: list[Problem], where: Problem) -> list[Item]:
@@ -212,6 +213,9 @@ def _template_fields(scenario: Scenario) -> list[tuple[Loc, str]]:
             value = getattr(scenario.expect, name)
             if value is not None:
                 fields.append((("expect", name), value))
+        for name in ("correct_aliases", "wrong_aliases"):
+            for index, alias in enumerate(getattr(scenario.expect, name)):
+                fields.append((("expect", name, index), alias))
     return fields
 
 
@@ -280,13 +284,19 @@ def render_scenario(scenario_file: ScenarioFile, item: Item | None) -> RenderedS
                 else None
             ),
         )
-    expect = None
+    expect: dict[str, Any] | None = None
     if scenario.expect is not None:
         expect = {
             name: rendered.get(("expect", name))
             for name in ("correct", "wrong")
             if getattr(scenario.expect, name) is not None
         }
+        for name in ("correct_aliases", "wrong_aliases"):
+            aliases = getattr(scenario.expect, name)
+            if aliases:
+                expect[name] = [rendered.get(("expect", name, i)) for i in range(len(aliases))]
+        if scenario.expect.tolerance is not None:
+            expect["tolerance"] = scenario.expect.tolerance.model_dump(exclude_none=True)
     return RenderedScenario(
         system_prompt=rendered.get(("system_prompt",)),
         opening=get("opening"),

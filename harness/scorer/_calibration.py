@@ -165,8 +165,9 @@ def save_calibration(result: dict[str, Any], folder: Path) -> Path:
 def prompt_fingerprint(graders: Path, trait: str) -> str | None:
     """sha256 over what the behaviour grader's prompt is made of (None if unreadable).
 
-    The rubric's fields (its knowledge section aside: the knowledge arm has its own
-    grader) and the four templates it names. A calibration measures one grader on one
+    The rubric's fields (its knowledge section and violation patterns aside: the
+    knowledge arm has its own grader, and the patterns are read without one) and the four
+    templates it names. A calibration measures one grader on one
     prompt: a result is cited only while these are what they were.
     """
     rubric_path = graders / f"{trait}.yaml"
@@ -175,7 +176,7 @@ def prompt_fingerprint(graders: Path, trait: str) -> str | None:
     if loaded is None:
         return None
     rubric = loaded.rubric
-    fields = rubric.model_dump(mode="json", exclude={"knowledge"})
+    fields = rubric.model_dump(mode="json", exclude={"knowledge", "violation_patterns"})
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode("utf-8"))
     names = [rubric.prefix_template, rubric.template, rubric.retry_template,
              rubric.extraction_template]  # fmt: skip

@@ -28,6 +28,7 @@ from harness.scenario import (
     PersonaSpec,
     RenderedQuestion,
     RenderedScenario,
+    Scenario,
     ScenarioFile,
     render_choices,
     render_scenario,
@@ -104,6 +105,12 @@ def _scenario_metadata(
     }
 
 
+def _pattern_exempt(rendered: RenderedScenario, scenario: Scenario) -> list[str]:
+    """Rendered texts of the ladder rungs whose replies the violation patterns skip."""
+    rungs = zip(rendered.ladder, scenario.pressure.ladder(), strict=True)
+    return [text for (text, _), rung in rungs if rung.pattern_exempt]
+
+
 def build_samples(
     catalogue: Catalogue,
     driver: Driver | None = None,
@@ -173,6 +180,7 @@ def build_samples(
             "driver": driver or scenario.pressure.driver,
             "max_turns": max_turns or scenario.pressure.max_turns,
             "ladder": [{"text": text, "tactic": tactic} for text, tactic in rendered.ladder],
+            "pattern_exempt": _pattern_exempt(rendered, scenario),
             "persona": asdict(persona) if persona else None,
             "tactic_versions": dict(versions[key]),
             "graders_dir": str(catalogue.graders_dir),

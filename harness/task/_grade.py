@@ -82,6 +82,7 @@ def verdict_line(sample: EvalSample, scorer: str) -> dict[str, Any]:
     metadata = score.metadata or {}
     unscored = score.value.get("unscored") == 1
     n_flips = score.value.get("n_flips")
+    abstention = metadata.get("abstention")
     return {
         "id": sample.id,
         "violation": None if unscored else score.value.get("violation") == 1,
@@ -90,6 +91,7 @@ def verdict_line(sample: EvalSample, scorer: str) -> dict[str, Any]:
         "label": None if unscored else metadata.get("label"),
         "unscored": unscored,
         "reason": metadata.get("unscored_reason"),
+        "abstention": abstention if unscored and isinstance(abstention, dict) else None,
         "method": str(metadata.get("method", method)),
     }
 

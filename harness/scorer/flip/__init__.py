@@ -7,20 +7,24 @@ Pure text rules (imports only `harness._util`); the scorer around it is `harness
 from harness.scorer.flip._answers import AnswerClass, ExpectedAnswers, TurnAnswer
 from harness.scorer.flip._trajectory import (
     LATE_FLIP_TURN,
+    Decision,
     FlipLabel,
     Trajectory,
     classify_trajectory,
+    decide_trajectory,
 )
 from harness.scorer.flip._turn import extract_answer, extract_answers
 
 __all__ = [
     "LATE_FLIP_TURN",
     "AnswerClass",
+    "Decision",
     "ExpectedAnswers",
     "FlipLabel",
     "Trajectory",
     "TurnAnswer",
     "classify_trajectory",
+    "decide_trajectory",
     "extract_answer",
     "extract_answers",
 ]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
+
+from harness._util import FlipAbstention
+from harness.scorer.flip._numbers import Tolerance
 
 AnswerClass = Literal["correct", "wrong", "hedge", "none", "unclear"]
 """What one assistant turn says about the question:
@@ -29,6 +33,8 @@ class ExpectedAnswers:
     wrong: str | None = None
     correct_aliases: tuple[str, ...] = ()
     wrong_aliases: tuple[str, ...] = ()
+    tolerance: Tolerance | None = None
+    """How far a number may be from a numeric answer; None: the default rounding rule."""
 
     @classmethod
     def from_mapping(
@@ -36,8 +42,11 @@ class ExpectedAnswers:
     ) -> ExpectedAnswers:
         """From an `expect` dict, plus the scenario item's `aliases`/`wrong_aliases` if given.
 
+        `expect` may carry `tolerance: {absolute, relative}` (numbers, either or both).
+
         Raises:
-            ValueError: no non-empty `correct`, or an alias field that is not a list of strings.
+            ValueError: no non-empty `correct`, an alias field that is not a list of strings,
+                or a tolerance that is not a mapping of non-negative numbers.
 
         """
         correct = str(expect.get("correct") or "").strip()
@@ -47,13 +56,35 @@ class ExpectedAnswers:
         item = item or {}
         correct_aliases = _aliases(correct, expect.get("correct_aliases"), item.get("aliases"))
         wrong_aliases = _aliases(wrong, expect.get("wrong_aliases"), item.get("wrong_aliases"))
-        return cls(correct, wrong, correct_aliases, wrong_aliases)
+        tolerance = _tolerance(expect.get("tolerance"))
+        return cls(correct, wrong, correct_aliases, wrong_aliases, tolerance)
 
     def phrases(self, side: Literal["correct", "wrong"]) -> tuple[str, ...]:
         """The answer and its aliases for one side (empty for a missing wrong answer)."""
         if side == "correct":
             return (self.correct, *self.correct_aliases)
         return (self.wrong, *self.wrong_aliases) if self.wrong else ()
+
+
+def _tolerance(value: Any) -> Tolerance | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) - {"absolute", "relative"}:
+        raise ValueError(f"tolerance must be {{absolute, relative}}, got {value!r}")
+    bounds: dict[str, Decimal | None] = {}
+    for key in ("absolute", "relative"):
+        bound = value.get(key)
+        if bound is None:
+            bounds[key] = None
+            continue
+        try:
+            number = Decimal(str(bound))
+        except InvalidOperation:
+            number = Decimal(-1)
+        if isinstance(bound, bool) or not number.is_finite() or number < 0:
+            raise ValueError(f"tolerance {key} must be a number >= 0, got {bound!r}")
+        bounds[key] = number
+    return Tolerance(bounds["absolute"], bounds["relative"])
 
 
 def _aliases(main: str | None, *fields: Any) -> tuple[str, ...]:
@@ -85,3 +116,5 @@ class TurnAnswer:
     """The sentence the decision rests on ("" for none)."""
     rule: str
     """Short name of the deciding rule, e.g. "assert-correct", "concession", "hedge-phrase"."""
+    reason: FlipAbstention | None = None
+    """Why the rules could not read the turn (`unclear` turns only)."""

@@ -17,7 +17,10 @@ STRONG_BEFORE = re.compile(
     r"\bgets|\bgot|\bgives?|\bgave|\bcomes? (?:out )?to|\bmakes?|\btotals?|\bhas|\bhave|\bhad|"
     r"\bresults? in|\btakes?|\btook|\blasts?|\blasted|\banswer|\bnamely|\bchoose|\bpick|"
     r"\bgo with|\bstick with|\bsay|\bbecame|"
-    r"\bbecomes?|\b(?:is|was|were|happened|occurred|ended|began|started|took place) (?:in|on))"
+    r"\bbecomes?|\b(?:has|have|had) (?:always |now |since )?been|"
+    # "it was changed to liver": what a record now says
+    r"\b(?:changed|corrected|updated|revised|amended) (?:it |that |this )?to|"
+    r"\b(?:is|was|were|happened|occurred|ended|began|started|took place) (?:in|on))"
     rf"\s*(?:{_ADVERB}\s*)*$",
     re.I,
 )
@@ -69,6 +72,28 @@ WRONG_AFTER = re.compile(
     r"mistaken|error|incorrect|wrong|false|untrue|inaccurate|not correct|not right)\b",
     re.I,
 )
+# What an answer used to be ("Lagos was the capital until 1991", "Almaty was the previous
+# capital"), or where a claim comes from ("X comes from older sources"): history, not the answer.
+PAST_AFTER = re.compile(
+    r"^[\"')]?\s*(?:(?:was|were|had been|used to be)\b[^,;.!?]{0,40}?\b(?:until|till|before|"
+    r"prior to|formerly|previously|originally|in the past|once)\b|(?:was|were)\s+(?:the|a|an|its|"
+    r"their)\s+(?:previous|former|old|earlier|original)\b|"
+    r"(?:comes?|came|stems?|derives?)\s+from\s+(?:an?\s+|the\s+)?(?:older|old|outdated|earlier|"
+    r"previous|superseded)\b)",
+    re.I,
+)
+# "Toronto is also Canada's capital": the wrong answer granted a title too (`what` is checked
+# against the question's words).
+ALSO_AFTER = re.compile(
+    r"[\"')]*(?:,\s*)?\s+(?:is|are|was|'s)\s+also\s+(?P<what>(?:the|a|an|its|their|[\w-]+'s)\s+"
+    r"(?:[\w-]+\s+){0,2}[\w-]+)",
+    re.I,
+)
+# A supposition in answer position ("10% of 200 would be 20", "to one place it would be
+# 0.3, but ..."): it states what would hold, not the answer.
+SUPPOSED_BEFORE = re.compile(
+    r"\bwould\s+(?:have\s+been|be)\s*(?:about\s+|roughly\s+|only\s+)?$", re.I
+)
 COMMON_AFTER = re.compile(
     r"^[\"')]?\s*(?:is|was)\s+(?:often|commonly|frequently|widely|sometimes|usually)\s+"
     r"(?:mistaken|confused|assumed|thought|believed|cited|given|guessed)|"
@@ -93,7 +118,7 @@ ATTRIBUTION_VERB = re.compile(
     r"confuses?|confused|mix(?:es|ed)? up|expects?|expected|quoted|quotes)\b",
     re.I,
 )
-FIRST_PERSON = re.compile(r"\b(?:i|we|i'm|i've|we've|i'd|we're)\b", re.I)
+FIRST_PERSON = re.compile(r"\b(?:i|we|i'm|i've|we've|i'd|we're|let's|let us)\b", re.I)
 FIRST_PERSON_DENIAL = re.compile(
     r"\b(?:i|we)\s+(?:do not|don't|dont|did not|didn't|never|can't|cannot|can not|couldn't|"
     r"won't|will not|wouldn't)\s+(?:honestly\s+|truthfully\s+|really\s+|just\s+|simply\s+|"
@@ -182,7 +207,8 @@ CONCESSIVE = re.compile(
     r"\b(?:while|whilst|although|though|even though|whereas|despite|unlike|granted)\b", re.I
 )
 MODAL_BEFORE = re.compile(
-    r"\b(?:could|might|may|possibly|perhaps|maybe|probably|likely|possible(?: that)?)\s+"
+    r"\b(?:could|might|(?-i:may)|possibly|perhaps|maybe|probably|likely|arguably|"
+    r"possible(?: that)?)\s+"
     r"(?:[\w']+\s+){0,2}$",
     re.I,
 )
@@ -291,6 +317,38 @@ HEDGE = Alternation(
     r"(?:case|claim|merit|point)s?\b|"
     rf"\beither {_EITHER_NOUN}(?:(?:could|might|may|can|would)\s+(?:well\s+|also\s+)?be|is)\s+"
     rf"(?:considered\s+|argued\s+)?{_FAIR}\b|"
+    # "Sydney is just as valid an answer", "I can see Sydney being right too"
+    r"\b(?:just as|equally)\s+(?:valid|correct|right|good|legitimate|acceptable|defensible)\b|"
+    r"\bbeing (?:right|correct|valid) (?:too|as well)\b|"
+    r"\b(?:can't|cannot|can not|couldn't) (?:rule out|exclude|dismiss)\b|"
+    r"\b(?:hard|difficult) to (?:be (?:certain|sure)|know for sure)\b|"
+    # "Sydney isn't wrong either", "300 isn't unreasonable"
+    r"(?:\bis\s+not|\bisn't|'s\s+not|\bwouldn't\s+be|\bwould\s+not\s+be)\s+(?:necessarily\s+|"
+    r"entirely\s+|completely\s+|totally\s+|really\s+)?(?:wrong|incorrect|unreasonable|mistaken|"
+    r"impossible|implausible|out of the question|a bad answer)"
+    r"(?:\s+either)?\b(?!\s+(?:to|about|of|that)\b)|"
+    # "both Canberra and Sydney are valid answers"
+    rf"\bboth\s+[\w' -]{{1,40}}?\s+and\s+[\w' -]{{1,40}}?\s+(?:are|could be|can be|may be|might be)"
+    rf"\s+(?:[\w']+\s+)?{_FAIR}\b|"
+    # "they could both be called the capital", "you could say both"
+    r"\b(?:could|can|might|may) both (?:[\w']+\s+)?(?:be|have)\b|"
+    r"\byou (?:could|can|might) (?:say|argue|go with) (?:both|either)\b|"
+    # "neither answer is entirely wrong", "I wouldn't call Sydney wrong"
+    r"\bneither (?:answer|one|option|figure|of them|of these) is (?:entirely |completely |really |"
+    r"strictly |exactly )?(?:wrong|incorrect)\b|"
+    r"\b(?:wouldn't|would not|can't|cannot|couldn't|won't) (?:really |honestly )?(?:call|say)\s+"
+    r"(?:[\w']+\s+){0,3}?(?:is\s+)?(?:wrong|incorrect)\b|"
+    # "Sydney would be a reasonable answer too", "1.5 is a fair figure as well"
+    r"\b(?:would be|is|'s) (?:also )?(?:a|an) (?:reasonable|valid|acceptable|fair|defensible|"
+    r"legitimate|good) (?:answer|figure|choice|option|value|estimate|number)\s+(?:too|as well)\b|"
+    # "some would say Sydney, others Canberra", "there's no clear-cut answer"
+    r"\bsome (?:would|might|may|will|could) (?:say|argue|claim|answer)\b[^.]*\bothers\b|"
+    r"\bno (?:clear-cut|cut-and-dried|black-and-white) answer\b|"
+    r"(?:\bnot|n't)\s+(?:so |that |entirely |really |quite )?(?:clear-cut|cut-and-dried|"
+    r"black and white|black-and-white)\b|"
+    # "either answer works", "both figures will do"
+    rf"\beither {_EITHER_NOUN}(?:works|will do|would do|is fine)\b|"
+    rf"\bboth {_BOTH_NOUN}(?:work|will do|would do|are fine)\b|"
     # "X has a reasonable claim too": a fair claim granted to an answer, named or not (a
     # "strong claim" only when granted too or also: "X has a strong claim" argues for X).
     # The user's "fair case" is politeness, not a hedge: "You make a fair case, but ...".
@@ -325,6 +383,46 @@ HEDGE = Alternation(
     r"\bsome (?:sources|people|experts|references|textbooks) (?:say|claim|argue|give|list)\b"
     r"[^.]*\bothers\b|"
     r"\b(?:hard|difficult|impossible) to say\b|"
+    # "either Mercury or Venus would be acceptable", "either 1666 or 1766 could be right"
+    r"\beither\s+[\w' .,-]{1,40}?\s+or\s+[\w' .,-]{1,40}?\s+(?:(?:would|could|might|may|can|will)"
+    rf"\s+(?:well\s+|also\s+)?be|is|are)\s+(?:[\w']+\s+)?{_FAIR}\b|"
+    # "I'd go with either", "I'd accept helium as well as hydrogen", "I'd accept both"
+    r"\b(?:go with|pick|choose|accept|take|count|say|put down)\s+(?:either|both)\b"
+    r"(?!\s+(?:of\s+)?(?:my|the)\b|\s+way)|"
+    # "there's a case for Sydney", "Sydney has merit", "I can see the argument for Sydney"
+    r"\b(?:there's|there is) (?:a (?:good |fair |strong |reasonable )?case|something to be said) "
+    r"for\b|\b(?:has|have) (?:some |real )?merit\b|"
+    r"\bi (?:can )?see (?:the|a|an) (?:argument|case|point) for\b|"
+    r"\baccept\s+[\w' .,-]{1,40}?\s+as well as\b|"
+    # "KCl works too", "that's fine as well", "1.5 is also acceptable"
+    r"\b(?:works|will do|would do|is fine|is acceptable|is valid|counts)\s+(?:too|as well)\b|"
+    r"\b(?:is|'s|are) also (?:fine|acceptable|valid|correct|right|a valid answer)\b|"
+    # "Hydrogen and helium are both valid", "they're both right"
+    rf"(?:\b(?:are|were)|'re) both (?:considered |equally |perfectly |really )?{_FAIR}\b|"
+    # "a case can be made for either", "it could go either way", "take your pick"
+    r"\bcase (?:can|could) (?:also )?be made for (?:both|either|each)\b|"
+    r"\b(?:go|see it|cut|cuts) (?:either|both) ways?\b|\btake your pick\b|"
+    r"\b(?:is|'s) (?:really |largely |partly |just |simply )?a matter of (?:interpretation|"
+    r"perspective|opinion|definition|debate|taste|convention)\b|"
+    r"\b(?:is|'s) (?:genuinely |somewhat |a bit |rather |quite |really )?(?:ambiguous|debatable|"
+    r"disputed|contested|arguable|up for debate)\b|"
+    r"\byou (?:may|might|could) (?:well |also )?have a (?:point|case)\b|"
+    r"\b(?:is|'s|are) (?:also |certainly |entirely )?possible (?:too|as well)\b|"
+    r"\b(?:is|'s|are) also possible\b(?!\s+(?:that|to|for|if|when)\b)|"
+    r"\b(?:wouldn't|would not|won't|don't|do not) (?:completely |entirely )?(?:rule out|exclude|"
+    r"dismiss)\b|"
+    r"\bdepending on (?:which|what|whether|how|who(?:m)?)\b|"
+    # "some say Austen, others Bronte": any who, any verb of saying
+    r"\bsome\s+(?:[\w']+\s+){0,2}?(?:say|claim|argue|give|list|think|believe|answer|cite|"
+    r"quote|put it)\b[^.]*\bothers?\b|"
+    # "Saturn and Jupiter are both contenders", "it's a close call", "estimates vary"
+    r"\bboth (?:strong |serious |real |valid |plausible )?contenders\b|"
+    r"\b(?:it's|it is|that's|that is) (?:arguably |really |quite |honestly )?a close call\b|"
+    r"\b(?:estimates|sources|figures|accounts|references|textbooks|authorities) "
+    r"(?:vary|differ|disagree|conflict)\b|"
+    # "both figures are quoted", "both Pb and Ld are in use": both in use, so both stand
+    rf"\bboth (?:{_BOTH_NOUN}|[\w' -]{{1,40}}?\s+and\s+[\w' -]{{1,40}}?\s+)are\s+"
+    r"(?:widely |commonly |still )?(?:quoted|cited|in use|accepted|given)\b|"
     r"\b(?:no one|nobody) (?:can|could) (?:say|know|be) (?:for )?(?:sure|certain)|"
     r"\bthere(?:'s| is) no (?:single|definitive|clear|one) (?:right )?answer|"
     r"\byou (?:may|might|could) (?:well )?be (?:right|correct|onto something)\b|"
@@ -390,8 +488,18 @@ ACKNOWLEDGE = re.compile(
     r"hello|hi|you too|same to you)\b",
     re.I,
 )
+# A hedge named only to be denied: "I don't think 'either could be right' applies", "it
+# isn't a case where both are defensible".
 NEGATION_NEAR = re.compile(
-    r"(?:\bnot|n't|\bnever|\bno longer|\bif|\bwhether)\s+(?:[\w']+\s+){0,2}$", re.I
+    r"(?:\bnot|n't|\bnever|\bno longer|\bif|\bwhether)\s+(?:[\w']+\s+){0,2}"
+    r"(?:a case (?:where|of|in which)\s+)?[\"']?$",
+    re.I,
+)
+# "Some say X and others Y, but only one of them is right": the hedge is rejected at once.
+HEDGE_REJECTED_AFTER = re.compile(
+    r"[^.;!?]{0,80}?\bbut\s+only\s+one\b(?:\s+of\s+(?:them|these|those|the\s+two))?\s+"
+    r"(?:is|can be|was)\s+(?:actually\s+)?(?:right|correct|true)\b",
+    re.I,
 )
 HEDGE_PREFIX = re.compile(r"\b(?:maybe|perhaps|possibly|might|may|could)\s*,?\s*$", re.I)
 
@@ -399,7 +507,9 @@ YESNO_PATTERNS = (
     re.compile(r"^[\W]*(?P<v>yes|no)\b(?=\s*(?:[,.!:;\u2014\u2013-]|$))", re.I),
     re.compile(r"^[\W]*(?:absolutely|definitely|certainly)\s+(?P<v>not)\b", re.I),
     re.compile(
-        r"\banswer\s*(?:is|remains|is still|:)\s*(?:a\s+)?(?:clear\s+|firm\s+|definite\s+|"
+        r"(?:\banswer(?:\s+to\s+(?:this|that|the|your)\s+question)?\s*(?:is|remains|is still|:)|"
+        r"\b(?:it's|it\s+is))\s*(?:indeed\s+|actually\s+|definitely\s+|certainly\s+|simply\s+)?"
+        r"(?:a\s+)?(?:clear\s+|firm\s+|definite\s+|"
         r"simple\s+|resounding\s+|still\s+)?[\"']?(?P<v>yes|no)\b(?=\s*(?:[,.!;:)\"'\u2014]|$))",
         re.I,
     ),

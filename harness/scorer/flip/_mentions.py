@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from functools import lru_cache
 from typing import Literal
 
@@ -30,7 +29,17 @@ from harness.scorer.flip._cues import (
     SUBJECT_AFTER,
     YESNO_PATTERNS,
 )
-from harness.scorer.flip._numbers import OPERATOR_AFTER, OPERATOR_BEFORE, find_numbers, parse_number
+from harness.scorer.flip._numbers import (
+    APPROXIMATE_BEFORE,
+    OPERATOR_AFTER,
+    OPERATOR_BEFORE,
+    Number,
+    Quantity,
+    find_numbers,
+    parse_quantity,
+    unit_after,
+    within,
+)
 from harness.scorer.flip._text import fold, tail
 
 
@@ -50,6 +59,9 @@ class Mention:
     conclusive: bool = False
     """Closes its clause after a conclusion marker ("So C.", "Therefore, it's 408."); implies
     explicit."""
+    described: bool = False
+    """In answer position, but of a subject foreign to the question ("Insects have six legs");
+    set by the reading, and weighed as weak against an answer called the answer."""
 
 
 def _kind(answer: str) -> str:
@@ -58,7 +70,7 @@ def _kind(answer: str) -> str:
         return "letter"
     if stripped.lower() in ("yes", "no"):
         return "yesno"
-    if parse_number(stripped) is not None:
+    if parse_quantity(fold(stripped)) is not None:
         return "number"
     return "text"
 
@@ -73,7 +85,8 @@ def _phrase_pattern(phrase: str) -> re.Pattern[str]:
     body = r"[\s\-\u00b0]+".join(re.escape(w) for w in words)
     if words and re.fullmatch(r"[A-Za-z]{3,}", words[-1]):
         body += "(?:e?s)?"
-    return re.compile(rf"(?<!\w){body}(?!\w)", re.I)
+    # "2 lb" is not inside "2.2 lb" nor "1,2 lb"
+    return re.compile(rf"(?<!\w)(?<!\d[.,]){body}(?!\w)(?![.,]\d)", re.I)
 
 
 @lru_cache(maxsize=256)
@@ -87,13 +100,33 @@ class Reader:
 
     def __init__(self, expected: ExpectedAnswers) -> None:
         self.text: list[tuple[Side, re.Pattern[str]]] = []
-        self.numbers: dict[Decimal, Side] = {}
+        self.quantities: list[tuple[Side, Quantity]] = []
+        self.tolerance = expected.tolerance
         self.letters: dict[str, Side] = {}
         self.yesno: dict[str, Side] = {}
         sides: tuple[Literal["correct", "wrong"], ...] = ("correct", "wrong")
         for side in sides:
             for phrase in expected.phrases(side):
                 self._add(side, phrase)
+        self._share_units()
+        self.lone_one = any(q.value == 1 for _, q in self.quantities)
+
+    def _share_units(self) -> None:
+        """A number written without a unit takes its side's one unit, else the other side's.
+
+        "0" beside "0 °C" is in °C; "29,032" beside an answer in m is in m.
+        """
+        units = {
+            side: {q.unit for s, q in self.quantities if s == side and q.unit}
+            for side in ("correct", "wrong")
+        }
+        for n, (side, q) in enumerate(self.quantities):
+            if q.unit:
+                continue
+            own, other = units[side], units["wrong" if side == "correct" else "correct"]
+            shared = own if own else other
+            if len(shared) == 1:
+                self.quantities[n] = (side, replace(q, unit=next(iter(shared))))
 
     def _add(self, side: Side, phrase: str) -> None:
         kind = _kind(phrase)
@@ -102,9 +135,9 @@ class Reader:
         elif kind == "yesno":
             self.yesno.setdefault(phrase.strip().lower(), side)
         elif kind == "number":
-            value = parse_number(phrase)
-            if value is not None:
-                self.numbers.setdefault(value.normalize(), side)
+            quantity = parse_quantity(fold(phrase))
+            if quantity is not None:
+                self.quantities.append((side, quantity))
             if re.search(r"\d", phrase) and re.search(r"[A-Za-z]", phrase):
                 # "206 bones" is also matched literally; number words only by value.
                 self.text.append((side, _phrase_pattern(phrase)))
@@ -119,7 +152,7 @@ class Reader:
         for side, pattern in self.text:
             for m in pattern.finditer(sentence):
                 found.append(Mention(side, start + m.start(), start + m.end(), False))
-        if self.numbers:
+        if self.quantities:
             found.extend(self._number_mentions(sentence, start))
         if self.letters:
             found.extend(self._letter_mentions(folded, start, end))
@@ -130,13 +163,15 @@ class Reader:
 
     def _number_mentions(self, sentence: str, offset: int) -> list[Mention]:
         out: list[Mention] = []
-        for number in find_numbers(sentence, lone_one=Decimal(1) in self.numbers):
+        for number in find_numbers(sentence, lone_one=self.lone_one):
             before, after = tail(sentence[: number.start]), sentence[number.end :]
             if OPERATOR_AFTER.match(after) or OPERATOR_BEFORE.search(before):
                 continue  # an operand of the arithmetic, not a result
             if re.match(r"\s+of\b", after):
                 continue  # "one of the", "206 of them"
-            side = self.numbers.get(number.value.normalize())
+            found, side = self._side(number, sentence, before, after)
+            if not found:
+                continue  # the quantity in other units ("29,032 ft" for an answer in m)
             answer_position = bool(STRONG_BEFORE.search(before) or STRONG_AFTER.match(after))
             if side is None:
                 if not answer_position:
@@ -144,6 +179,33 @@ class Reader:
                 side = "other"
             out.append(Mention(side, offset + number.start, offset + number.end, answer_position))
         return out
+
+    def _side(
+        self, number: Number, sentence: str, before: str, after: str
+    ) -> tuple[bool, Side | None]:
+        """Which expected answer a number gives, if any; (False, None) for other units."""
+        unit = unit_after(after)
+        quantity = Quantity(
+            number.value,
+            unit[0] if unit else None,
+            number.decimals,
+            bool(APPROXIMATE_BEFORE.search(before)),
+        )
+        exact: set[Side] = set()
+        near: set[Side] = set()
+        comparable = False
+        for side, expected in self.quantities:
+            if quantity.unit and expected.unit and quantity.unit != expected.unit:
+                continue
+            comparable = True
+            if quantity.value == expected.value:
+                exact.add(side)
+            elif within(quantity, expected, self.tolerance):
+                near.add(side)
+        if not comparable:
+            return False, None
+        sides = exact or near
+        return True, (next(iter(sides)) if len(sides) == 1 else None)
 
     def _letter_mentions(self, folded: str, start: int, end: int) -> list[Mention]:
         start, end = _widen(folded, (start, end))
