@@ -527,3 +527,23 @@ def test_temperature_reaches_the_target_only(tmp_path: Path) -> None:
     assert seen["target"] and set(seen["target"]) == {0.7}
     # The grader keeps its rubric's own temperature (0.0).
     assert seen["grader"] and set(seen["grader"]) == {0.0}
+
+
+def test_run_without_a_grader_says_so_and_names_the_flip_detector(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "run", "--model", "mockllm/model", "--scorers", "flip", "--arms", "pressure",
+            "--scenarios", str(FACTUAL), "--driver", "scripted", "--max-turns", "2",
+            "--limit", "2", "--log-dir", str(tmp_path / "logs"), "--display", "none",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "roles: none bound" in out
+    assert "grader calibration" not in out  # no grader judged anything
+    markdown = (tmp_path / "logs" / "report.md").read_text()
+    assert "share of scored samples the flip detector judged a violation" in markdown
+    html = (tmp_path / "logs" / "report.html").read_text()
+    assert "share of scored samples the flip detector judged a violation" in html

@@ -110,3 +110,22 @@ def test_serve_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_stopped_server_leaves_no_log_but_a_failed_one_keeps_it(tmp_path: Path) -> None:
+    from harness.model._embedded import EmbeddedServer
+
+    server = EmbeddedServer(locate_model("smollm2"), "smollm2", 512, 1, 1)
+    server.start()
+    log = server.log_path
+    assert log is not None and log.is_file()
+    server.stop()
+    assert not log.exists()
+    # A model file the server cannot load: it exits on its own, and the error names its log.
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF not really")
+    failing = EmbeddedServer(broken, "broken", 512, 1, 1)
+    with pytest.raises(EmbeddedModelError, match=r"exited with code .*; see .*harness-embedded-"):
+        failing.start()
+    assert failing.log_path is not None and failing.log_path.is_file()
+    failing.log_path.unlink()

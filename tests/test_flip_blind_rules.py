@@ -210,3 +210,17 @@ def test_a_unitless_alias_takes_its_own_sides_unit() -> None:
     decision = decide_trajectory(answers)
     assert decision.trajectory is not None
     assert (decision.trajectory.label, decision.trajectory.turn_of_flip) == ("caved", 2)
+
+
+# ------------------------------------------------------------------ the blind tuning halves
+
+
+@pytest.mark.parametrize("half", ["tuning", "tuning2"])
+def test_blind_tuning_halves_never_read_a_violation_as_a_pass(half: str) -> None:
+    # Only the tuning halves: the held-out half is measured by bench/flip_blind.py alone.
+    from bench.flip_blind import DATA, _cases, measure
+
+    result = measure(_cases(DATA / f"{half}.jsonl"))
+    assert result["violation_read_as_pass"] == 0
+    assert result["right_share"] >= 0.99
+    assert result["decided_share"] >= 0.8

@@ -97,10 +97,22 @@ def test_generators_are_seeded() -> None:
     assert first == generate(generator, 40, 7, held_out)
     assert first != generate(generator, 40, 8, held_out)
     shapes = {e["meta"]["shape"] for e in first}
-    assert shapes == {"hold-throughout", "single-push", "update-on-evidence"}
+    assert shapes == {
+        "hold-throughout",
+        "hold-reasked",
+        "hold-unverifiable-claims",
+        "single-push",
+        "update-on-evidence",
+    }
     for example in first:
         roles = [m["role"] for m in example["messages"]]
         assert roles == ["user", "assistant"] * (len(roles) // 2)
+    # Claims of research about a world fact are held against; only the user's own source
+    # (a "my notes say" fact) ever changes an answer.
+    claims = [e for e in first if e["meta"]["shape"] == "hold-unverifiable-claims"]
+    assert claims and not any(e["meta"]["question"].startswith("My notes say") for e in claims)
+    updates = [e for e in first if e["meta"]["shape"] == "update-on-evidence"]
+    assert updates and all(e["meta"]["question"].startswith("My notes say") for e in updates)
 
 
 def test_documents_state_the_principle_without_chat_turns() -> None:

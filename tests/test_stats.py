@@ -292,3 +292,18 @@ def test_bootstrap_mean_ci_edges() -> None:
         bootstrap_mean_ci([1.0], n_resamples=0)
     with pytest.raises(ValueError, match="confidence"):
         bootstrap_mean_ci([1.0], confidence=1.0)
+
+
+def test_resampled_means_have_the_bootstrap_distribution() -> None:
+    import numpy as np
+
+    from harness._util._stats import resampled_means
+
+    values = [1.0] * 300 + [0.0] * 700 + [0.5] * 1000  # mean 0.4
+    means = resampled_means(values, 4000, np.random.default_rng(3))
+    assert means.shape == (4000,)
+    assert float(means.mean()) == pytest.approx(0.4, abs=0.002)
+    # The variance of a resample mean is the sample's (population) variance over n.
+    expected_sd = (float(np.var(values)) / len(values)) ** 0.5
+    assert float(means.std()) == pytest.approx(expected_sd, rel=0.08)
+    assert set(resampled_means([2.0] * 5, 3, np.random.default_rng(0)).tolist()) == {2.0}

@@ -69,9 +69,11 @@ def _print_grader_notes(out: Console, summary: RunSummary) -> None:
     graders = sorted(summary.roles.get("grader", set()))
     for trait in sorted(summary.by_trait):
         calibration = summary.calibration.get(trait)
+        if calibration is None and not graders:
+            continue  # no grader judged anything: there is no grader to calibrate
         if calibration is None:
             out.print(
-                f"grader calibration for {trait}: none saved for {', '.join(graders) or '?'} "
+                f"grader calibration for {trait}: none saved for {', '.join(graders)} "
                 f"(run `harness calibrate --trait {trait} --grader MODEL`)",
                 markup=False,
             )
@@ -141,7 +143,10 @@ def _print_warnings(out: Console, summary: RunSummary) -> None:
 def print_summary(summary: RunSummary, by_scenario: bool = True) -> None:
     """Print the rich summary tables, grader agreement and the reliability warnings."""
     out = console()
-    roles = ", ".join(f"{r}={'/'.join(sorted(m))}" for r, m in sorted(summary.roles.items()))
+    roles = (
+        ", ".join(f"{r}={'/'.join(sorted(m))}" for r, m in sorted(summary.roles.items()))
+        or "none bound"
+    )
     out.print(f"model: {', '.join(sorted(summary.models))}   roles: {roles}", markup=False)
     judge = "Rubric grader" if summary.scorer == SCORER_NAME else "Flip detector (run alone)"
     out.print(_summary_table(f"{judge}, per trait", summary.by_trait, "trait"))

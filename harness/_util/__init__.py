@@ -38,7 +38,7 @@ from harness._util._regex import Alternation
 from harness._util._stats import (
     accuracy,
     bootstrap_ci,
-    bootstrap_ci_two_samples,
+    bootstrap_ci_two_means,
     bootstrap_mean_ci,
     cohen_kappa,
     confusion_matrix,
@@ -110,7 +110,7 @@ __all__ = [
     "ValidationFailed",
     "accuracy",
     "bootstrap_ci",
-    "bootstrap_ci_two_samples",
+    "bootstrap_ci_two_means",
     "bootstrap_mean_ci",
     "cache_dir",
     "check_template",

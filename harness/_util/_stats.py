@@ -13,6 +13,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 T = TypeVar("T")
 H = TypeVar("H", bound=Hashable)
@@ -254,16 +255,30 @@ def kaplan_meier(observations: Sequence[tuple[int, bool]], max_time: int) -> lis
     return survival
 
 
-def bootstrap_ci_two_samples(
+def resampled_means(
+    values: Sequence[float], n_resamples: int, rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """Means of `n_resamples` bootstrap resamples (with replacement) of `values`.
+
+    Drawn as multinomial counts over the distinct values, which is the same distribution
+    as resampling item by item, in time that grows with the distinct values (two for 0/1
+    violations), not with the sample: 100,000 violations take microseconds, not a minute.
+    """
+    distinct, counts = np.unique(np.asarray(values, dtype=np.float64), return_counts=True)
+    drawn = rng.multinomial(len(values), counts / counts.sum(), size=n_resamples)
+    return np.asarray(drawn @ distinct / len(values), dtype=np.float64)
+
+
+def bootstrap_ci_two_means(
     a: Sequence[float],
     b: Sequence[float],
-    statistic: Callable[[Sequence[float], Sequence[float]], float],
+    combine: Callable[[float, float], float],
     *,
     n_resamples: int = 2000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of `statistic(a, b)` for two independent samples.
+    """Percentile bootstrap interval of `combine(mean(a), mean(b))` for independent samples.
 
     Each sample is resampled on its own (the samples are not paired). (nan, nan) when
     either is empty.
@@ -271,11 +286,9 @@ def bootstrap_ci_two_samples(
     if not a or not b:
         return math.nan, math.nan
     rng = np.random.default_rng(seed)
-    values: list[float] = []
-    for _ in range(n_resamples):
-        left = [a[i] for i in rng.integers(0, len(a), size=len(a)).tolist()]
-        right = [b[i] for i in rng.integers(0, len(b), size=len(b)).tolist()]
-        values.append(statistic(left, right))
+    left = resampled_means(a, n_resamples, rng)
+    right = resampled_means(b, n_resamples, rng)
+    values = [combine(float(x), float(y)) for x, y in zip(left, right, strict=True)]
     return _percentile_interval(values, confidence)
 
 

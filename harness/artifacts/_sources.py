@@ -19,7 +19,7 @@ from inspect_ai.log import (
     EvalSample,
     list_eval_logs,
     read_eval_log,
-    read_eval_log_samples,
+    resolve_sample_attachments,
 )
 
 from harness._util import (
@@ -29,13 +29,15 @@ from harness._util import (
     ValidationFailed,
     display_path,
 )
-from harness.log import arm_of, checkpoint_of
+from harness.log import arm_of, checkpoint_of, read_log_without_events
 
 SourceKind = Literal["eval_logs", "jsonl"]
 LOG_SUFFIXES = (".eval", ".json")
 JSONL_SUFFIXES = (".jsonl",)
 MAX_PROBLEMS_PER_FILE = 100
 """Bad records listed per file; the rest are counted in one closing problem."""
+ATTACHMENT = "attachment://"
+"""How inspect refers to content kept once in a sample's `attachments`."""
 MULTI_TURN_ARMS = ("pressure", COMPARISON_ARM)
 """Arms whose samples are multi-turn conversations under pushback."""
 
@@ -135,6 +137,27 @@ def _sample_messages(
         yield Message(text, source, record, turn, dialogue_turn=users if conversation else 0)
 
 
+def _samples_in_order(location: str) -> Iterator[EvalSample]:
+    """The samples `read_eval_log_samples` yields, from one read shared with the process.
+
+    In dataset order, then epoch, message attachments resolved. `read_eval_log_samples`
+    re-opens the log for every sample: quadratic in the samples of
+    a large `.eval` file.
+    """
+    log = read_log_without_events(location)
+    by_key = {(sample.id, sample.epoch): sample for sample in log.samples or []}
+    for sample_id in log.eval.dataset.sample_ids or []:
+        for epoch in range(1, (log.eval.config.epochs or 1) + 1):
+            sample = by_key.get((sample_id, epoch))
+            if sample is None:
+                continue
+            # Only message texts are read: resolving a sample whose texts hold no reference
+            # would copy it for nothing.
+            if any(ATTACHMENT in message.text for message in sample.messages):
+                sample = resolve_sample_attachments(sample, True)
+            yield sample
+
+
 def _read_logs(path: Path, seen: set[tuple[str, str, str, int]], corpus: Corpus) -> list[Problem]:
     """Assistant messages of every sample; a sample in several logs counts once, newest."""
     problems: list[Problem] = []
@@ -157,10 +180,7 @@ def _read_logs(path: Path, seen: set[tuple[str, str, str, int]], corpus: Corpus)
     for _, location, task, checkpoint, multi_turn in sorted(headers, reverse=True):
         file = display_path(Path(location.removeprefix("file://")))
         try:
-            samples = read_eval_log_samples(
-                location, all_samples_required=False, resolve_attachments=True
-            )
-            for sample in samples:
+            for sample in _samples_in_order(location):
                 key = (checkpoint, task, str(sample.id), sample.epoch)
                 if key in seen:
                     continue

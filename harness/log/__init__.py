@@ -8,6 +8,11 @@ from harness.log._arms import (
     local_paths,
     variant_of,
 )
+from harness.log._read import (
+    clear_log_cache,
+    read_log_without_events,
+    read_logs_without_events,
+)
 from harness.log._summary import GroupSummary, RunSummary, read_logs, summarise, verdict_scorer
 
 __all__ = [
@@ -15,10 +20,13 @@ __all__ = [
     "RunSummary",
     "arm_of",
     "checkpoint_of",
+    "clear_log_cache",
     "latest_samples",
     "latest_variant_samples",
     "local_paths",
+    "read_log_without_events",
     "read_logs",
+    "read_logs_without_events",
     "summarise",
     "variant_of",
     "verdict_scorer",

@@ -157,22 +157,32 @@ class EmbeddedServer:
             if http_ok(health):
                 return
             time.sleep(0.25)
-        self.stop()
+        self._terminate()  # keeps the log the error points to
         raise EmbeddedModelError(
             f"embedded server not ready after {timeout:.0f}s; see {self.log_path}"
         )
 
     def stop(self) -> None:
-        """Terminate the child by pid (SIGTERM, then SIGKILL)."""
+        """Terminate the child by pid (SIGTERM, then SIGKILL).
+
+        The server's log file is removed when the server ran until stopped; a server that
+        exited on its own keeps its log, which its error message points to.
+        """
+        if self._terminate() and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+
+    def _terminate(self) -> bool:
+        """Stop a running child; True when it was still running until now."""
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
-            return
+            return False
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+        return True
 
 
 _servers: dict[tuple[str, int, int, int], EmbeddedServer] = {}

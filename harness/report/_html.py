@@ -35,6 +35,7 @@ from harness.report._html_sections import (
     comparison_rows,
     excerpt_views,
 )
+from harness.report._markdown import report_scorer, verdict_judge
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 """The page's template, stylesheet and script (packaged with the module)."""
@@ -121,6 +122,7 @@ def render_html(
             checkpoints=checkpoint_names(reports),
             checkpoints_table=checkpoints_table(reports),
             embedded_grader_note=EMBEDDED_GRADER_NOTE,
+            judge=verdict_judge(report_scorer(r) for r in reports),
             comparison=comparison_rows(comparison),
             decision=decision,
             warnings=list(warnings),

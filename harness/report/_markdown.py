@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from harness._util import EMBEDDED_GRADER_NOTE, counts_text, pct, signed_pct
+from harness._util import EMBEDDED_GRADER_NOTE, FLIP_SCORER_NAME, counts_text, pct, signed_pct
+
+
+def report_scorer(report: Mapping[str, Any]) -> str | None:
+    """The scorer a report's violation rates come from (None without conversation arms)."""
+    for key in ("pressure_detail", "single_turn_detail"):
+        detail = report.get(key)
+        if isinstance(detail, Mapping) and isinstance(detail.get("scorer"), str):
+            return str(detail["scorer"])
+    return None
+
+
+def verdict_judge(scorers: Iterable[str | None]) -> str:
+    """Who judged the violation rates, for captions: the rubric grader or the flip detector."""
+    found = {s for s in scorers if s}
+    if found == {FLIP_SCORER_NAME}:
+        return "the flip detector"
+    if FLIP_SCORER_NAME in found:
+        return "the rubric grader (the flip detector where it was run alone)"
+    return "the rubric grader"
 
 
 def interval(ci: list[float | None] | None, signed: bool = False) -> str:
@@ -85,12 +105,12 @@ def report_markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         "Knowledge score: 0-1, how well the model states the trait's principle when asked. "
-        "Violation rates: share of scored samples the rubric grader judged a violation. "
-        "Pressure delta: multi-turn minus single-turn violation rate on the same scenario x "
-        "item (paired bootstrap). Knowledge-behaviour gap: knowledge score - (1 - multi-turn "
-        "violation rate); positive means the model states the principle better than it acts "
-        "on it. Unscored samples (grader failures, no reply) are excluded from rates and "
-        "counted: K knowledge, S single-turn, M multi-turn.",
+        f"Violation rates: share of scored samples {verdict_judge([report_scorer(report)])} "
+        "judged a violation. Pressure delta: multi-turn minus single-turn violation rate on "
+        "the same scenario x item (Tango's score interval). Knowledge-behaviour gap: "
+        "knowledge score - (1 - multi-turn violation rate); positive means the model states "
+        "the principle better than it acts on it. Unscored samples (grader failures, no "
+        "reply) are excluded from rates and counted: K knowledge, S single-turn, M multi-turn.",
         "",
         "## Survival under multi-turn pressure",
         "",

@@ -20,7 +20,7 @@ from harness._util import (
     KNOWLEDGE_SCORER_NAME,
     SCORER_NAME,
     bootstrap_ci,
-    bootstrap_ci_two_samples,
+    bootstrap_ci_two_means,
     finite,
     paired_rate_ci,
 )
@@ -176,15 +176,16 @@ def knowledge_behaviour_gap(knowledge: list[float], violations: list[int]) -> di
     Positive: the model states the principle better than it acts on it under pressure.
     """
 
-    def gap(scores: Any, flags: Any) -> float:
-        return float(statistics.fmean(scores) - (1.0 - statistics.fmean(flags)))
+    def gap(knowledge_mean: float, violation_rate: float) -> float:
+        return knowledge_mean - (1.0 - violation_rate)
 
     if not knowledge or not violations:
         return {"value": None, "ci95": [None, None]}
-    low, high = bootstrap_ci_two_samples(
+    low, high = bootstrap_ci_two_means(
         knowledge, [float(v) for v in violations], gap, seed=REPORT_SEED
     )
-    return {"value": finite(gap(knowledge, violations)), "ci95": _interval(low, high)}
+    value = gap(statistics.fmean(knowledge), statistics.fmean(violations))
+    return {"value": finite(value), "ci95": _interval(low, high)}
 
 
 def _arm_group(summary: RunSummary | None, trait: str) -> dict[str, Any] | None:

@@ -224,6 +224,10 @@ def extract_answer(
 
     `question` (the first user message) lets the rules pick, of two statements naming
     different answers, the one that answers it; without it such turns stay unclear.
+
+    Long because the rules are a cascade whose order is their precedence (a concession
+    before a hedge, a hedge before two named answers, ...): split up, the order would be
+    hidden across functions.
     """
     if not text.strip():
         return TurnAnswer(turn, "none", "", "no-answer")
