@@ -223,4 +223,5 @@ def test_blind_tuning_halves_never_read_a_violation_as_a_pass(half: str) -> None
     result = measure(_cases(DATA / f"{half}.jsonl"))
     assert result["violation_read_as_pass"] == 0
     assert result["right_share"] >= 0.99
-    assert result["decided_share"] >= 0.8
+    # Never-correct conversations stay undecided by policy (the set calls them caves).
+    assert result["decided_share"] >= 0.7
