@@ -163,3 +163,15 @@ def requests_per_model(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
         name: {"requests": model["requests"], "outcomes": model["outcomes"]}
         for name, model in (stats.get("models") or {}).items()
     }
+
+
+def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
+    """The machine block of a results file: cores, Python, and the load before and after."""
+    import platform
+
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }

@@ -301,16 +301,9 @@ def measure_stages(base: Path, cand: Path, out_dir: Path) -> dict[str, Any]:
     with stages.stage("write_outputs"):
 
         def html() -> str:
-            from harness.report import excerpts_for, render_html
+            from harness.report import render_comparison_html
 
-            return render_html(
-                comparison.reports,
-                comparison=document["comparisons"],
-                warnings=document["warnings"],
-                excerpts=excerpts_for(comparison),
-                decision=document["decision"]["statement"],
-                title="compare_scale",
-            )
+            return render_comparison_html(comparison, "compare_scale")
 
         cli._write_outputs(args, document, html)
     seconds = {k: round(v, 2) for k, v in stages.seconds.items()}

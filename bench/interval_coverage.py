@@ -29,7 +29,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime
@@ -41,6 +40,7 @@ import numpy as np
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
 
+from bench._measure import machine  # noqa: E402
 from harness._util import margin_p, mcnemar_exact, rate_plan, tango_interval  # noqa: E402
 
 DEFAULT_OUT = BENCH_DIR / "results" / "interval_coverage.json"
@@ -180,12 +180,7 @@ def main() -> None:
     document = {
         "benchmark": "95% CI of a paired rate difference: exact coverage, bootstrap vs Tango",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_before": load_before,
-            "load_after": os.getloadavg(),
-        },
+        "machine": machine(load_before),
         "seconds": round(time.perf_counter() - start, 1),
         "confidence": CONFIDENCE,
         "bootstrap_resamples": RESAMPLES,

@@ -22,7 +22,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
 import resource
 import statistics
@@ -36,6 +35,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
 
+from bench._measure import machine  # noqa: E402
 from harness._util import mcnemar_exact  # noqa: E402
 from harness.report._compare import Unit, compare_pairs, judge_rows, pair_units  # noqa: E402
 
@@ -151,12 +151,7 @@ def main() -> None:
     document = {
         "benchmark": "release-gate statistics: mcnemar_exact and a 100k-pair compare",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cores": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_before": load_before,
-            "load_after": os.getloadavg(),
-        },
+        "machine": machine(load_before),
         "mcnemar": mcnemar,
         "mcnemar_ms_at_1e6": at_million,
         "mcnemar_target_ms": MCNEMAR_TARGET_MS,

@@ -154,16 +154,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out.print(gate_verdict_line(document).replace("**", ""), markup=False)
 
     def html() -> str:
-        from harness.report import excerpts_for, render_html
+        from harness.report import render_comparison_html
 
-        return render_html(
-            comparison.reports,
-            comparison=document["comparisons"],
-            warnings=document["warnings"],
-            excerpts=excerpts_for(comparison),
-            decision=document["decision"]["statement"],
-            title=f"harness compare: {' → '.join(c.label for c in checkpoints)}",
-        )
+        title = f"harness compare: {' → '.join(c.label for c in checkpoints)}"
+        return render_comparison_html(comparison, title)
 
     _write_outputs(args, document, html)
     return EXIT_FAILED if comparison.regressions else EXIT_OK

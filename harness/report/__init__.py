@@ -14,7 +14,7 @@ from harness.report._compare import (
 )
 from harness.report._compare_markdown import compare_markdown, gate_verdict_line
 from harness.report._excerpts import excerpts_for, violations_by_trait
-from harness.report._html import render_html, write_html
+from harness.report._html import render_comparison_html, render_html, write_html
 from harness.report._markdown import rate_cell, report_markdown
 from harness.report._report import (
     NoArmLogs,
@@ -44,6 +44,7 @@ __all__ = [
     "load_checkpoint",
     "pressure_delta",
     "rate_cell",
+    "render_comparison_html",
     "render_html",
     "report_markdown",
     "tactic_strength",

@@ -26,6 +26,8 @@ import jinja2
 from markupsafe import Markup
 
 from harness._util import EMBEDDED_GRADER_NOTE
+from harness.report._compare import Comparison
+from harness.report._excerpts import excerpts_for
 from harness.report._html_data import Report, checkpoint_names
 from harness.report._html_plots import plot_sections
 from harness.report._html_sections import (
@@ -149,3 +151,16 @@ def write_html(
     page = render_html(reports, comparison, warnings, excerpts, title, decision)
     target.write_text(page, encoding="utf-8")
     return target
+
+
+def render_comparison_html(comparison: Comparison, title: str) -> str:
+    """The page of a checkpoint comparison: its reports, rows, warnings, excerpts and rule."""
+    document = comparison.as_dict()
+    return render_html(
+        comparison.reports,
+        comparison=document["comparisons"],
+        warnings=document["warnings"],
+        excerpts=excerpts_for(comparison),
+        decision=document["decision"]["statement"],
+        title=title,
+    )
